@@ -1,0 +1,1 @@
+"""Agencies (ministries, funds) and their topics (queues)."""

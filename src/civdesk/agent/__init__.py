@@ -1,0 +1,1 @@
+"""Civil servants who answer: agents, supervisors, administrators."""

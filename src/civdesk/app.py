@@ -1,0 +1,112 @@
+"""create_app(): the one place that wires routers, error handlers, the bus and background workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from civdesk import __version__
+from civdesk.agent.routes import router as agent_router
+from civdesk.channel.routes import router as webhook_router
+from civdesk.channels import registry
+from civdesk.config import Settings, get_settings
+from civdesk.conversation.polling import Poller
+from civdesk.conversation.routes import router as conversation_router
+from civdesk.core.errors import CivdeskError
+from civdesk.db.session import create_engine_for, create_sessionmaker
+from civdesk.delivery.worker import DeliveryWorker
+from civdesk.realtime import bus as bus_module
+from civdesk.realtime.routes import router as realtime_router
+from civdesk.webchat.routes import router as webchat_router
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+async def make_bus(settings: Settings) -> bus_module.Bus:
+    if settings.redis_url:
+        bus = bus_module.RedisBus(settings.redis_url)
+        await bus.start()
+        return bus
+    return bus_module.MemoryBus()
+
+
+def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    workers_here = settings.embedded_worker if run_workers is None else run_workers
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine_for(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        bus = await make_bus(settings)
+        bus_module.install(bus)
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        if workers_here:
+            worker = DeliveryWorker(
+                sessionmaker=app.state.sessionmaker, max_attempts=settings.delivery_max_attempts,
+                poll_seconds=settings.delivery_poll_seconds,
+            )
+            tasks.append(asyncio.create_task(worker.run(stop), name="delivery-worker"))
+            tasks.append(asyncio.create_task(Poller(sessionmaker=app.state.sessionmaker).run(stop), name="poller"))
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await registry.close_all()
+            await bus.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="civdesk", version=__version__, lifespan=lifespan,
+        description="Agent API v1: conversations, replies, realtime events (websocket /api/v1/ws).",
+    )
+    app.state.settings = settings
+    _install_error_handlers(app)
+    for router in (agent_router, conversation_router, webhook_router, realtime_router, webchat_router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+def _prefers_ukrainian(request: Request) -> bool:
+    accept = request.headers.get("accept-language", "uk")
+    return not accept.lower().startswith("en")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CivdeskError)
+    async def civdesk_error(request: Request, exc: CivdeskError) -> JSONResponse:
+        message = exc.message_uk if _prefers_ukrainian(request) else exc.message_en
+        body = {"error": {"code": exc.code, "message": message, "message_en": exc.message_en}}
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(body, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()
+        ]
+        body = {"error": {"code": "invalid_input", "message": "некоректні дані запиту",
+                          "message_en": "invalid request", "problems": problems}}
+        return JSONResponse(body, status_code=422)

@@ -1,0 +1,1 @@
+"""Messenger adapters behind one interface (base.py), looked up through registry.py."""

@@ -1,0 +1,1 @@
+"""Citizens, each with one identity per channel they wrote from."""

@@ -1,0 +1,1 @@
+"""Conversations between a citizen and an agency, and their messages."""

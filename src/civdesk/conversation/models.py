@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from civdesk.db.base import Base, BigId, UtcDateTime, created_at_column
+
+
+class Status(enum.StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+
+
+class Direction(enum.StrEnum):
+    IN = "in"
+    OUT = "out"
+    NOTE = "note"  # internal: never sent to the citizen
+
+
+class DeliveryStatus(enum.StrEnum):
+    RECEIVED = "received"  # inbound, stored
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    NOT_APPLICABLE = "n/a"  # internal notes
+
+
+class Conversation(Base):
+    __tablename__ = "conversation"
+    __table_args__ = (
+        Index("ix_conversation_agency_status", "agency_id", "status", "last_message_at"),
+        Index("ix_conversation_contact_channel_status", "contact_id", "channel_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"))
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topic.id"), nullable=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=Status.OPEN.value)
+    created_at: Mapped[datetime] = created_at_column()
+    first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_message_at: Mapped[datetime] = created_at_column()
+
+
+class Message(Base):
+    __tablename__ = "message"
+    __table_args__ = (
+        # The platform's own key makes a redelivered webhook a no-op.
+        UniqueConstraint("channel_id", "platform_key", name="uq_message_channel_platform_key"),
+        Index("ix_message_conversation_id", "conversation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"))
+    direction: Mapped[str] = mapped_column(String(8))
+    author_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), nullable=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    # [{"kind": "photo", "file_id": …, "mime_type": …, "size": …, "name": …}]; files come in issue 3.
+    attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    platform_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    delivery_status: Mapped[str] = mapped_column(String(16))
+    delivery_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = created_at_column()

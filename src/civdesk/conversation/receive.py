@@ -1,0 +1,77 @@
+"""One inbound request from a platform, end to end: verify, parse, store, commit, then publish."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from civdesk.channel import service as channel_service
+from civdesk.channels.base import ChannelAccount, ChannelAdapter, MalformedPayload, SignatureInvalid
+from civdesk.conversation.ingest import IngestResult, ingest
+from civdesk.core.errors import InvalidInput, NotFound, Unauthorized
+from civdesk.realtime import service as realtime_service
+
+log = logging.getLogger(__name__)
+_background: set[asyncio.Task[None]] = set()
+
+
+@dataclass(frozen=True)
+class ReceiveOutcome:
+    stored: int = 0
+    duplicates: int = 0
+    ignored_reason: str | None = None
+
+
+async def receive(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    channel_type: str,
+    channel_id: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    verified: bool = False,
+) -> ReceiveOutcome:
+    """Returns only after the citizen's message is committed: a 200 to the platform means kept."""
+    for attempt in (1, 2):
+        async with sessionmaker() as session:
+            channel = await channel_service.get_active(session=session, channel_id=channel_id, type=channel_type)
+            if channel is None:
+                raise NotFound(f"no active {channel_type} channel {channel_id}", "такого каналу немає")
+            adapter = channel_service.adapter(channel)
+            account = channel_service.account(channel)
+            if not verified:
+                try:
+                    adapter.verify(account=account, headers=headers, body=body)
+                except SignatureInvalid as exc:
+                    raise Unauthorized(exc.reason, "підпис запиту не збігається") from None
+            try:
+                parsed = adapter.parse(body=body)
+            except MalformedPayload as exc:
+                raise InvalidInput(exc.reason, f"некоректний запит: {exc.reason}") from None
+            if not parsed.events:
+                log.info("channel %s: ignored update (%s)", channel_id, parsed.ignored_reason)
+                return ReceiveOutcome(ignored_reason=parsed.ignored_reason)
+            try:
+                result = await ingest(session=session, channel=channel, inbound=parsed.events)
+                await realtime_service.commit(session)
+            except IntegrityError:
+                # Two deliveries of a first message raced on PostgreSQL; the retry sees the winner's rows.
+                await realtime_service.discard(session)
+                if attempt == 2:
+                    raise
+                continue
+        _acknowledge_buttons(adapter=adapter, account=account, result=result)
+        return ReceiveOutcome(stored=len(result.stored_message_ids), duplicates=result.duplicates)
+    raise AssertionError("unreachable")
+
+
+def _acknowledge_buttons(*, adapter: ChannelAdapter, account: ChannelAccount, result: IngestResult) -> None:
+    for query_id in result.button_queries:
+        task = asyncio.create_task(adapter.acknowledge_button(account=account, query_id=query_id))
+        _background.add(task)
+        task.add_done_callback(_background.discard)

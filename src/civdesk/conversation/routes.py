@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from civdesk.conversation import service as conversation_service
+from civdesk.conversation.schemas import (
+    ConversationFilter,
+    ConversationPage,
+    ConversationRead,
+    MessageCreate,
+    MessagePage,
+    MessageRead,
+    NoteCreate,
+)
+from civdesk.deps import CurrentAgent, SessionDep
+from civdesk.realtime import service as realtime_service
+
+router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+
+
+@router.get("", response_model=ConversationPage)
+async def list_conversations(
+    who: CurrentAgent, session: SessionDep, filters: Annotated[ConversationFilter, Query()]
+) -> ConversationPage:
+    """The agency's conversations, newest first. Filters: status, topic_id, mine, unassigned."""
+    return await conversation_service.list_for(session=session, who=who, filters=filters)
+
+
+@router.get("/{conversation_id}", response_model=ConversationRead)
+async def get_conversation(conversation_id: int, who: CurrentAgent, session: SessionDep) -> ConversationRead:
+    return await conversation_service.get(session=session, who=who, conversation_id=conversation_id)
+
+
+@router.get("/{conversation_id}/messages", response_model=MessagePage)
+async def list_messages(
+    conversation_id: int,
+    who: CurrentAgent,
+    session: SessionDep,
+    after_id: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> MessagePage:
+    page = await conversation_service.messages(
+        session=session, who=who, conversation_id=conversation_id, after_id=after_id, limit=limit
+    )
+    await session.commit()  # the audit record of this view
+    return page
+
+
+@router.post("/{conversation_id}/messages", response_model=MessageRead, status_code=status.HTTP_202_ACCEPTED)
+async def reply(conversation_id: int, body: MessageCreate, who: CurrentAgent, session: SessionDep) -> MessageRead:
+    """Accepted once the reply and its delivery job are committed; delivery status follows by websocket."""
+    message = await conversation_service.reply(session=session, who=who, conversation_id=conversation_id, text=body.text)
+    await realtime_service.commit(session)
+    return message
+
+
+@router.post("/{conversation_id}/notes", response_model=MessageRead, status_code=status.HTTP_201_CREATED)
+async def add_note(conversation_id: int, body: NoteCreate, who: CurrentAgent, session: SessionDep) -> MessageRead:
+    note = await conversation_service.add_note(session=session, who=who, conversation_id=conversation_id, text=body.text)
+    await realtime_service.commit(session)
+    return note
+
+
+@router.post("/{conversation_id}/assign", response_model=ConversationRead)
+async def assign_to_me(conversation_id: int, who: CurrentAgent, session: SessionDep) -> ConversationRead:
+    conversation = await conversation_service.assign_to_me(session=session, who=who, conversation_id=conversation_id)
+    await realtime_service.commit(session)
+    return conversation
+
+
+@router.post("/{conversation_id}/resolve", response_model=ConversationRead)
+async def resolve(conversation_id: int, who: CurrentAgent, session: SessionDep) -> ConversationRead:
+    conversation = await conversation_service.resolve(session=session, who=who, conversation_id=conversation_id)
+    await realtime_service.commit(session)
+    return conversation

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MessageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    conversation_id: int
+    direction: str
+    author_agent_id: int | None
+    text: str
+    attachments: list[Any]
+    delivery_status: str
+    delivery_error: str | None
+    created_at: datetime
+
+
+class MessagePage(BaseModel):
+    items: list[MessageRead]
+    next_after_id: int | None = Field(description="pass as after_id to read on; null at the end")
+
+
+class ConversationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    agency_id: int
+    channel_id: int
+    channel_type: str
+    contact_id: int
+    contact_name: str
+    topic_id: int | None
+    assignee_id: int | None
+    status: str
+    created_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    last_message_at: datetime
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationRead]
+    next_before_id: int | None = Field(description="pass as before_id for the next page; null at the end")
+
+
+class MessageCreate(BaseModel):
+    text: str = Field(min_length=1, max_length=4096)
+
+
+class NoteCreate(BaseModel):
+    text: str = Field(min_length=1, max_length=10000)
+
+
+class ConversationFilter(BaseModel):
+    status: str | None = None
+    topic_id: int | None = None
+    mine: bool = False
+    unassigned: bool = False
+    before_id: int | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+def event_payload(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")

@@ -1,0 +1,166 @@
+"""What agents do with conversations: list, read, reply, note, assign, resolve."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civdesk.agent.service import AgentIdentity
+from civdesk.audit import service as audit_service
+from civdesk.channel.models import Channel
+from civdesk.contact.models import Contact
+from civdesk.conversation.ingest import conversation_read
+from civdesk.conversation.models import Conversation, DeliveryStatus, Direction, Message, Status
+from civdesk.conversation.schemas import (
+    ConversationFilter,
+    ConversationPage,
+    ConversationRead,
+    MessagePage,
+    MessageRead,
+    event_payload,
+)
+from civdesk.core import events
+from civdesk.core.clock import now
+from civdesk.core.errors import Conflict, InvalidInput, NotFound
+from civdesk.delivery import service as delivery_service
+from civdesk.realtime import service as realtime_service
+
+
+def _with_names() -> Select[tuple[Conversation, str, str]]:
+    return (
+        select(Conversation, Channel.type, Contact.display_name)
+        .join(Channel, Channel.id == Conversation.channel_id)
+        .join(Contact, Contact.id == Conversation.contact_id)
+    )
+
+
+async def list_for(*, session: AsyncSession, who: AgentIdentity, filters: ConversationFilter) -> ConversationPage:
+    """The agency's conversations, newest first; agents never see another agency's."""
+    query = _with_names().where(Conversation.agency_id == who.agency_id)
+    if filters.status:
+        if filters.status not in {s.value for s in Status}:
+            raise InvalidInput(f"status must be one of {', '.join(s.value for s in Status)}", "невідомий статус")
+        query = query.where(Conversation.status == filters.status)
+    if filters.topic_id is not None:
+        query = query.where(Conversation.topic_id == filters.topic_id)
+    if filters.mine:
+        query = query.where(Conversation.assignee_id == who.agent_id)
+    if filters.unassigned:
+        query = query.where(Conversation.assignee_id.is_(None))
+    if filters.before_id is not None:
+        query = query.where(Conversation.id < filters.before_id)
+    rows = (await session.execute(query.order_by(Conversation.id.desc()).limit(filters.limit + 1))).all()
+    items = [conversation_read(c, channel_type=t, contact_name=n) for c, t, n in rows[: filters.limit]]
+    more = len(rows) > filters.limit
+    return ConversationPage(items=items, next_before_id=items[-1].id if more and items else None)
+
+
+async def _load(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> tuple[Conversation, str, str]:
+    row = (await session.execute(_with_names().where(Conversation.id == conversation_id))).first()
+    # Another agency's conversation answers exactly like a missing one: no existence leak.
+    if row is None or row[0].agency_id != who.agency_id:
+        raise NotFound(f"no conversation {conversation_id}", f"розмови {conversation_id} немає")
+    conversation, channel_type, contact_name = row.tuple()
+    return conversation, channel_type, contact_name
+
+
+async def get(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> ConversationRead:
+    conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
+    return conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
+
+
+async def messages(
+    *, session: AsyncSession, who: AgentIdentity, conversation_id: int, after_id: int = 0, limit: int = 200
+) -> MessagePage:
+    """The transcript, oldest first. Reading it is a view of personal data, so it is audited."""
+    await _load(session=session, who=who, conversation_id=conversation_id)
+    rows = list(
+        await session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.id > after_id)
+            .order_by(Message.id)
+            .limit(limit + 1)
+        )
+    )
+    items = [MessageRead.model_validate(m) for m in rows[:limit]]
+    audit_service.record(
+        session=session, action="conversation.messages.view", subject_type="conversation",
+        subject_id=conversation_id, agency_id=who.agency_id, actor_agent_id=who.agent_id,
+        detail={"after_id": after_id, "count": len(items)},
+    )
+    return MessagePage(items=items, next_after_id=items[-1].id if len(rows) > limit else None)
+
+
+async def reply(*, session: AsyncSession, who: AgentIdentity, conversation_id: int, text: str) -> MessageRead:
+    """Stores the reply and its delivery job together: accepted means it will be sent."""
+    conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
+    stamp = now()
+    message = Message(
+        conversation_id=conversation.id, agency_id=conversation.agency_id, channel_id=conversation.channel_id,
+        direction=Direction.OUT.value, author_agent_id=who.agent_id, text=text,
+        delivery_status=DeliveryStatus.QUEUED.value, created_at=stamp,
+    )
+    session.add(message)
+    if conversation.first_response_at is None:
+        conversation.first_response_at = stamp
+    if conversation.assignee_id is None:
+        conversation.assignee_id = who.agent_id  # whoever answers first owns it
+    conversation.last_message_at = stamp
+    await session.flush()
+    delivery_service.queue(session=session, message_id=message.id, channel_id=conversation.channel_id)
+    read = MessageRead.model_validate(message)
+    conv = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
+    realtime_service.emit(
+        session=session, agency_id=conversation.agency_id, type=events.MESSAGE_CREATED,
+        payload={"message": event_payload(read), "conversation": event_payload(conv)},
+    )
+    return read
+
+
+async def add_note(*, session: AsyncSession, who: AgentIdentity, conversation_id: int, text: str) -> MessageRead:
+    """An internal note: colleagues see it, the citizen never does."""
+    conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
+    message = Message(
+        conversation_id=conversation.id, agency_id=conversation.agency_id, channel_id=conversation.channel_id,
+        direction=Direction.NOTE.value, author_agent_id=who.agent_id, text=text,
+        delivery_status=DeliveryStatus.NOT_APPLICABLE.value, created_at=now(),
+    )
+    session.add(message)
+    await session.flush()
+    read = MessageRead.model_validate(message)
+    conv = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
+    realtime_service.emit(
+        session=session, agency_id=conversation.agency_id, type=events.MESSAGE_CREATED,
+        payload={"message": event_payload(read), "conversation": event_payload(conv)},
+    )
+    return read
+
+
+async def assign_to_me(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> ConversationRead:
+    conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
+    if conversation.status == Status.RESOLVED.value:
+        raise Conflict("the conversation is resolved", "розмову вже завершено")
+    conversation.assignee_id = who.agent_id
+    read = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
+    realtime_service.emit(
+        session=session, agency_id=conversation.agency_id, type=events.CONVERSATION_ASSIGNED, payload=event_payload(read)
+    )
+    realtime_service.emit(
+        session=session, agency_id=conversation.agency_id, type=events.CONVERSATION_UPDATED, payload=event_payload(read)
+    )
+    return read
+
+
+async def resolve(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> ConversationRead:
+    conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
+    if conversation.status == Status.RESOLVED.value:
+        raise Conflict("the conversation is already resolved", "розмову вже завершено")
+    conversation.status = Status.RESOLVED.value
+    conversation.resolved_at = now()
+    if conversation.assignee_id is None:
+        conversation.assignee_id = who.agent_id
+    read = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
+    realtime_service.emit(
+        session=session, agency_id=conversation.agency_id, type=events.CONVERSATION_UPDATED, payload=event_payload(read)
+    )
+    return read

@@ -1,0 +1,1 @@
+"""Shared vocabulary: errors, event names, clock, i18n. Imports nothing else from civdesk."""

@@ -1,0 +1,50 @@
+"""Domain errors. One HTTP handler maps them to a status, a stable code and a bilingual message."""
+
+from __future__ import annotations
+
+
+class CivdeskError(Exception):
+    """Base error: `code` is stable for clients, `message_uk`/`message_en` are for people."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message_en: str, message_uk: str | None = None, **details: object) -> None:
+        super().__init__(message_en)
+        self.message_en = message_en
+        self.message_uk = message_uk or message_en
+        self.details = details
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code}: {self.message_en!r})"
+
+
+class NotFound(CivdeskError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(CivdeskError):
+    status = 409
+    code = "conflict"
+
+
+class InvalidInput(CivdeskError):
+    status = 400
+    code = "invalid_input"
+
+
+class Unauthorized(CivdeskError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(CivdeskError):
+    status = 403
+    code = "forbidden"
+
+
+class ConfigurationError(CivdeskError):
+    """A setting is missing or unsafe; the CLI prints it as one line."""
+
+    code = "configuration"

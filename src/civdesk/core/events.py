@@ -1,0 +1,13 @@
+"""Realtime event names: the one place clients and publishers agree on."""
+
+from typing import Final
+
+MESSAGE_CREATED: Final = "message.created"
+MESSAGE_DELIVERY: Final = "message.delivery"
+CONVERSATION_CREATED: Final = "conversation.created"
+CONVERSATION_UPDATED: Final = "conversation.updated"
+CONVERSATION_ASSIGNED: Final = "conversation.assigned"
+
+ALL: Final = frozenset(
+    {MESSAGE_CREATED, MESSAGE_DELIVERY, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED}
+)

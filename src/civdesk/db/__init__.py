@@ -1,0 +1,1 @@
+"""Database plumbing: declarative Base, engines and sessions, Alembic migrations."""

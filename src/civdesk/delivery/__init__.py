@@ -1,0 +1,1 @@
+"""The outbox: delivery jobs committed with the reply, drained by workers."""

@@ -1,0 +1,83 @@
+"""Demo data: two agencies, their topics, agents in several regions, a Telegram bot and a web chat each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civdesk.agency import service as agency_service
+from civdesk.agent import service as agent_service
+from civdesk.channel import service as channel_service
+from civdesk.core.errors import Conflict
+
+DEMO_PASSWORD = "demo-password"
+
+
+@dataclass(frozen=True)
+class DemoBot:
+    agency_slug: str
+    token: str
+    username: str
+    title: str
+
+
+AGENCIES = [
+    ("minsoc", "Міністерство соціальної політики", [
+        ("subsidies", "Субсидії"), ("idp-aid", "Допомога ВПО"), ("birth-aid", "Допомога при народженні дитини"),
+    ]),
+    ("pfu", "Пенсійний фонд України", [("pensions", "Пенсії"), ("subsidies", "Субсидії")]),
+]
+
+AGENTS = [
+    ("minsoc", "olena@minsoc.demo", "Олена Коваль", "agent", "Київ"),
+    ("minsoc", "taras@minsoc.demo", "Тарас Мельник", "agent", "Львівська область"),
+    ("minsoc", "iryna@minsoc.demo", "Ірина Бондар", "supervisor", "Полтавська область"),
+    ("minsoc", "admin@minsoc.demo", "Адміністратор Мінсоцу", "admin", "Київ"),
+    ("pfu", "petro@pfu.demo", "Петро Шевчук", "agent", "Харківська область"),
+    ("pfu", "oksana@pfu.demo", "Оксана Ткаченко", "supervisor", "Одеська область"),
+]
+
+BOTS = [
+    DemoBot("minsoc", "7000000001:AAminsoc-demo-token-0000000000000", "minsoc_gov_bot", "Мінсоцполітики"),
+    DemoBot("pfu", "7000000002:AApfu-demo-token-000000000000000000", "pfu_gov_bot", "Пенсійний фонд"),
+]
+
+
+async def seed(*, session: AsyncSession, sandbox_url: str) -> dict[str, int]:
+    """Creates what is missing and returns the Telegram channel id of each agency (idempotent)."""
+    for slug, name, topics in AGENCIES:
+        agency = await agency_service.get_by_slug(session=session, slug=slug)
+        if agency is None:
+            agency = await agency_service.create(session=session, slug=slug, name=name)
+        for topic_slug, topic_name in topics:
+            try:
+                await agency_service.add_topic(session=session, agency=agency, slug=topic_slug, name=topic_name)
+            except Conflict:
+                pass
+    for slug, email, name, role, region in AGENTS:
+        agency = await agency_service.require_by_slug(session=session, slug=slug)
+        try:
+            await agent_service.create(
+                session=session, agency=agency, email=email, password=DEMO_PASSWORD, name=name, role=role,
+                region=region,
+            )
+        except Conflict:
+            pass
+    telegram_ids: dict[str, int] = {}
+    for bot in BOTS:
+        agency = await agency_service.require_by_slug(session=session, slug=bot.agency_slug)
+        existing = {c.type: c for c in await channel_service.list_for(session=session, agency_id=agency.id)}
+        telegram = existing.get("telegram")
+        if telegram is None:
+            telegram = await channel_service.add(
+                session=session, agency=agency, type="telegram", name=f"@{bot.username}",
+                config={"api_base": sandbox_url, "username": bot.username},
+                secrets={"token": bot.token, "secret": channel_service.new_webhook_secret()},
+            )
+        telegram.config = {**telegram.config, "api_base": sandbox_url}
+        telegram_ids[bot.agency_slug] = telegram.id
+        if "webchat" not in existing:
+            await channel_service.add(session=session, agency=agency, type="webchat", name="Веб-чат")
+    await session.commit()
+    return telegram_ids

@@ -1,0 +1,16 @@
+"""Every table, imported in one place for Alembic's autogenerate and for tooling."""
+
+from civdesk.agency.models import Agency, Topic
+from civdesk.agent.models import Agent
+from civdesk.audit.models import AuditEvent
+from civdesk.channel.models import Channel
+from civdesk.contact.models import Contact, ContactIdentity
+from civdesk.conversation.models import Conversation, Message
+from civdesk.db.base import Base
+from civdesk.delivery.models import DeliveryJob
+from civdesk.realtime.models import EventRecord
+
+__all__ = [
+    "Agency", "Agent", "AuditEvent", "Base", "Channel", "Contact", "ContactIdentity", "Conversation",
+    "DeliveryJob", "EventRecord", "Message", "Topic",
+]

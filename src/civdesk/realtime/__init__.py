@@ -1,0 +1,1 @@
+"""Events to agents' consoles: a durable event log, a bus across processes, the websocket hub."""

@@ -1,0 +1,106 @@
+"""Long-running processes: the distributed worker and the all-in-one demo."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import uvicorn
+
+from civdesk import demo as demo_data
+from civdesk.app import create_app, make_bus
+from civdesk.channel import service as channel_service
+from civdesk.channels import registry
+from civdesk.channels.telegram import TelegramAdapter
+from civdesk.config import Settings
+from civdesk.conversation.polling import Poller
+from civdesk.db.session import create_engine_for, create_sessionmaker
+from civdesk.delivery.worker import DeliveryWorker
+from civdesk.realtime import bus as bus_module
+from civdesk.sandbox.app import create_sandbox_app
+from civdesk.sandbox.telegram.emulator import TelegramEmulator
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_worker(settings: Settings) -> None:
+    """A `civdesk worker` process: delivery jobs and long-polling channels, until SIGTERM."""
+    engine = create_engine_for(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
+    bus = await make_bus(settings)
+    bus_module.install(bus)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    worker = DeliveryWorker(
+        sessionmaker=sessionmaker, max_attempts=settings.delivery_max_attempts,
+        poll_seconds=settings.delivery_poll_seconds,
+    )
+    try:
+        await asyncio.gather(worker.run(stop), Poller(sessionmaker=sessionmaker).run(stop))
+    finally:
+        await registry.close_all()
+        await bus.close()
+        await engine.dispose()
+
+
+async def _wait_started(server: uvicorn.Server) -> None:
+    while not server.started:
+        await asyncio.sleep(0.05)
+
+
+async def run_demo(settings: Settings, *, host: str, port: int, sandbox_port: int) -> None:
+    """Server + messenger sandbox with demo agencies, bots wired to webhooks; prints where to go."""
+    sandbox_url = f"http://{host}:{sandbox_port}"
+    server_url = f"http://{host}:{port}"
+    engine = create_engine_for(settings.database_url)
+    async with create_sessionmaker(engine)() as session:
+        channel_ids = await demo_data.seed(session=session, sandbox_url=sandbox_url)
+        channels = {slug: await channel_service.get(session=session, channel_id=cid) for slug, cid in channel_ids.items()}
+    await engine.dispose()
+
+    emulator = TelegramEmulator()
+    for bot in demo_data.BOTS:
+        emulator.add_bot(token=bot.token, username=bot.username, first_name=bot.title)
+    sandbox = uvicorn.Server(uvicorn.Config(create_sandbox_app(emulator=emulator), host=host, port=sandbox_port,
+                                            log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
+    serving = asyncio.gather(sandbox.serve(), server.serve())
+    await asyncio.wait_for(asyncio.gather(_wait_started(sandbox), _wait_started(server)), timeout=30)
+
+    adapter = TelegramAdapter()
+    for channel in channels.values():
+        await adapter.set_webhook(account=channel_service.account(channel),
+                                  url=f"{server_url}{channel_service.webhook_path(channel)}")
+    await adapter.close()
+    _print_banner(server_url=server_url, sandbox_url=sandbox_url)
+    await serving
+
+
+def _print_banner(*, server_url: str, sandbox_url: str) -> None:
+    agents = "\n".join(f"    {email:<22} {role:<10} {region}" for _, email, _, role, region in demo_data.AGENTS)
+    print(f"""
+civdesk demo is running.
+
+  Citizen, in Telegram (sandbox):  {sandbox_url}/
+  Citizen, in the web chat:        {server_url}/chat/minsoc   and   {server_url}/chat/pfu
+  Agent API (OpenAPI):             {server_url}/docs
+  Health:                          {server_url}/healthz
+
+  Agents (password: {demo_data.DEMO_PASSWORD}):
+{agents}
+
+  Answer as an agent:
+    TOKEN=$(curl -s -X POST {server_url}/api/v1/auth/login -H 'content-type: application/json' \\
+      -d '{{"email":"olena@minsoc.demo","password":"{demo_data.DEMO_PASSWORD}"}}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["access_token"])')
+    curl -s {server_url}/api/v1/conversations -H "authorization: Bearer $TOKEN"
+    curl -s -X POST {server_url}/api/v1/conversations/1/messages -H "authorization: Bearer $TOKEN" \\
+      -H 'content-type: application/json' -d '{{"text":"Добрий день! Чим можу допомогти?"}}'
+
+Press Ctrl+C to stop.
+""", flush=True)

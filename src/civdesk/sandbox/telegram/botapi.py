@@ -1,0 +1,180 @@
+"""The Bot API over HTTP: ``/bot<token>/<method>``, parameters and answers as Telegram gives them.
+
+Parameters may come in the query string, a JSON body, an urlencoded form or multipart; in forms
+every value is a string and objects are JSON strings (that is how aiogram posts), so each
+parameter is coerced here rather than trusted to have a type.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from civdesk.sandbox.telegram.emulator import BotApiError, TelegramEmulator
+
+Params = dict[str, Any]
+_LONG_POLL_CAP = 50.0
+
+
+@dataclass(frozen=True)
+class _Ok:
+    result: Any
+    description: str | None = None
+
+
+async def handle(emulator: TelegramEmulator, token: str, method: str, request: Request) -> JSONResponse:
+    emulator.bind_loop()
+    try:
+        name = emulator.begin_call(token, method)
+        params = await _read_params(request)
+        answer = await _HANDLERS[name](emulator, token, params)
+    except BotApiError as exc:
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+    body: dict[str, Any] = {"ok": True, "result": answer.result}
+    if answer.description:
+        body["description"] = answer.description
+    return JSONResponse(body)
+
+
+async def _read_params(request: Request) -> Params:
+    params: Params = dict(request.query_params)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        raw = await request.body()
+        if raw.strip():
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                raise BotApiError(400, "Bad Request: can't parse JSON object") from None
+            if not isinstance(data, dict):
+                raise BotApiError(400, "Bad Request: JSON object expected")
+            params.update(data)
+    elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        async with request.form() as form:
+            # File uploads are not emulated; only plain fields are kept.
+            params.update((key, value) for key, value in form.multi_items() if isinstance(value, str))
+    return params
+
+
+def _bad_type(name: str, kind: str) -> BotApiError:
+    return BotApiError(400, f'Bad Request: parameter "{name}" must be {kind}')
+
+
+def _int(params: Params, name: str, default: int) -> int:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise _bad_type(name, "an Integer")
+
+
+def _bool(params: Params, name: str) -> bool:
+    value = params.get(name)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int | str) and str(value).strip().lower() in ("1", "true", "0", "false", ""):
+        return str(value).strip().lower() in ("1", "true")
+    raise _bad_type(name, "a Boolean")
+
+
+def _str(params: Params, name: str) -> str | None:
+    value = params.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise _bad_type(name, "a String")
+
+
+def _json(params: Params, name: str) -> Any:
+    value = params.get(name)
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise _bad_type(name, "JSON-serialized") from None
+    return value
+
+
+def _allowed_updates(params: Params) -> list[str] | None:
+    value = _json(params, "allowed_updates")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BotApiError(400, "Bad Request: can't parse allowed updates")
+    return value
+
+
+async def _get_me(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    return _Ok(emulator.get_me(token))
+
+
+async def _set_webhook(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    url = _str(params, "url") or ""
+    emulator.set_webhook(token, url=url, secret_token=_str(params, "secret_token") or None,
+                         max_connections=_int(params, "max_connections", 40),
+                         allowed_updates=_allowed_updates(params),
+                         drop_pending_updates=_bool(params, "drop_pending_updates"))
+    return _Ok(True, "Webhook was set" if url else "Webhook was deleted")
+
+
+async def _delete_webhook(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    had = emulator.delete_webhook(token, drop_pending_updates=_bool(params, "drop_pending_updates"))
+    return _Ok(True, "Webhook was deleted" if had else "Webhook is already deleted")
+
+
+async def _get_webhook_info(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    return _Ok(emulator.get_webhook_info(token))
+
+
+async def _get_updates(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    limit = _int(params, "limit", 100)
+    timeout = min(max(_int(params, "timeout", 0), 0), _LONG_POLL_CAP)
+    updates = await emulator.get_updates(token, offset=_int(params, "offset", 0),
+                                         limit=min(max(limit, 1), 100), poll_seconds=timeout,
+                                         allowed_updates=_allowed_updates(params))
+    return _Ok(updates)
+
+
+async def _send_message(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    raw_chat = _str(params, "chat_id")
+    if not raw_chat:
+        raise BotApiError(400, "Bad Request: chat_id is empty")
+    chat_id: int | str = int(raw_chat) if raw_chat.lstrip("-").isdigit() else raw_chat
+    markup = _json(params, "reply_markup")
+    if markup is not None and not isinstance(markup, dict):
+        raise BotApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+    message = emulator.send_message(token, chat_id=chat_id, text=_str(params, "text") or "",
+                                    parse_mode=_str(params, "parse_mode") or None, reply_markup=markup)
+    return _Ok(message)
+
+
+async def _answer_callback_query(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    emulator.answer_callback_query(token, callback_query_id=_str(params, "callback_query_id") or "",
+                                   text=_str(params, "text") or None, show_alert=_bool(params, "show_alert"))
+    return _Ok(True)
+
+
+_HANDLERS: dict[str, Callable[[TelegramEmulator, str, Params], Awaitable[_Ok]]] = {
+    "getMe": _get_me,
+    "setWebhook": _set_webhook,
+    "deleteWebhook": _delete_webhook,
+    "getWebhookInfo": _get_webhook_info,
+    "getUpdates": _get_updates,
+    "sendMessage": _send_message,
+    "answerCallbackQuery": _answer_callback_query,
+}

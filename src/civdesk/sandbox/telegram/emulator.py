@@ -1,0 +1,545 @@
+"""In-memory Telegram: bots, private chats with citizens, the update queue and recorded sends.
+
+Public methods are plain sync and thread-safe (one lock), so a test thread can act as the citizen
+while uvicorn answers the Bot API on its own loop. Changes are handed to that loop with
+``call_soon_threadsafe``: there long polls wake up and the webhook pusher delivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import html
+import itertools
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from civdesk.sandbox.telegram.webhook import PushJob, WebhookPusher
+
+JsonDict = dict[str, Any]
+
+METHODS = ("getMe", "setWebhook", "deleteWebhook", "getWebhookInfo", "getUpdates", "sendMessage",
+           "answerCallbackQuery")
+_METHOD_NAMES = {name.lower(): name for name in METHODS}
+_TOKEN_RE = re.compile(r"^\d{1,15}:[A-Za-z0-9_-]{1,100}$")
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_CONFLICT = ("Conflict: can't use getUpdates method while webhook is active; "
+             "use deleteWebhook to delete the webhook first")
+
+
+class BotApiError(Exception):
+    """A Bot API failure; answered with HTTP status == error_code, as aiogram expects."""
+
+    def __init__(self, status: int, description: str, *, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.retry_after = retry_after
+
+    def body(self) -> JsonDict:
+        body: JsonDict = {"ok": False, "error_code": self.status, "description": self.description}
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+class SandboxError(Exception):
+    """Misuse of the sandbox's own API (citizen side, control); ``status`` is the HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class BotSpec:
+    token: str
+    username: str
+    first_name: str
+
+
+@dataclass
+class _Queued:
+    update: JsonDict
+    chat_id: int
+
+
+@dataclass
+class _Failure:
+    status: int
+    description: str
+    retry_after: int | None
+    times: int
+
+
+@dataclass
+class _Webhook:
+    url: str
+    secret_token: str | None
+    max_connections: int
+    generation: int
+
+
+@dataclass
+class _Chat:
+    user: JsonDict
+    next_message_id: int
+    blocked: bool = False
+    bot_messages: dict[int, JsonDict] = field(default_factory=dict)
+    transcript: list[JsonDict] = field(default_factory=list)
+
+    def chat_object(self) -> JsonDict:
+        chat = {k: v for k, v in self.user.items() if k in ("id", "first_name", "last_name", "username")}
+        return {**chat, "type": "private"}
+
+
+@dataclass
+class _Bot:
+    spec: BotSpec
+    user: JsonDict
+    next_update_id: int
+    queue: list[_Queued] = field(default_factory=list)
+    chats: dict[int, _Chat] = field(default_factory=dict)
+    webhook: _Webhook | None = None
+    allowed_updates: list[str] | None = None
+    last_error: tuple[int, str] | None = None
+    failures: dict[str, list[_Failure]] = field(default_factory=dict)
+    open_queries: dict[str, int] = field(default_factory=dict)  # callback query id -> chat id
+    duplicate_pushes: int = 0
+    sends: list[JsonDict] = field(default_factory=list)
+
+
+def _fresh_id_base() -> int:
+    # A restarted sandbox must not reuse update/message ids that a persistent civdesk database has
+    # already seen and would dedupe: start each run in its own block of 1000 ids per second.
+    return 1 + (int(time.time()) % 1_000_000) * 1000
+
+
+def _plain_text(text: str, parse_mode: str | None) -> str:
+    # Telegram returns the text without markup; only HTML is undone here, enough for the page.
+    if (parse_mode or "").lower() != "html":
+        return text
+    return html.unescape(re.sub(r"<[^>]*>", "", text))
+
+
+class TelegramEmulator:
+    def __init__(self, *, bots: Iterable[BotSpec] = (), retry_base_delay: float = 1.0,
+                 retry_max_delay: float = 60.0, push_timeout: float = 10.0,
+                 id_base: int | None = None) -> None:
+        self.retry_base_delay = retry_base_delay
+        self.retry_max_delay = retry_max_delay
+        self.push_timeout = push_timeout
+        self._id_base = _fresh_id_base() if id_base is None else id_base
+        self._cond = threading.Condition()
+        self._bots: dict[str, _Bot] = {}
+        self._seq = 0
+        self._generations = itertools.count(1)
+        self._query_ids = itertools.count(self._id_base * 1000)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._poll_events: dict[str, asyncio.Event] = {}
+        self._pusher: WebhookPusher | None = None
+        for spec in bots:
+            self.add_bot(token=spec.token, username=spec.username, first_name=spec.first_name)
+
+    # -- loop binding ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind to the running (server) loop; the app lifespan calls it, Bot API calls do it lazily."""
+        self.bind_loop()
+
+    def bind_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._cond:
+            if self._loop is loop:
+                return
+            self._loop = loop
+            self._poll_events = {}
+            self._pusher = WebhookPusher(self, timeout=self.push_timeout)
+            tokens = list(self._bots)
+        for token in tokens:
+            self._on_changed(token)
+
+    async def stop(self) -> None:
+        with self._cond:
+            pusher, self._pusher, self._loop = self._pusher, None, None
+        if pusher is not None:
+            await pusher.aclose()
+
+    def _notify(self, token: str) -> None:
+        """Called with the lock held after any change to a bot's state."""
+        self._cond.notify_all()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            # The loop may close right after the check; a later start() catches up then.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._on_changed, token)
+
+    def _on_changed(self, token: str) -> None:
+        event = self._poll_events.pop(token, None)
+        if event is not None:
+            event.set()
+        if self._pusher is not None:
+            self._pusher.kick(token)
+
+    # -- bots --------------------------------------------------------------------------------------
+
+    def add_bot(self, *, token: str, username: str, first_name: str) -> None:
+        if not _TOKEN_RE.match(token):
+            raise SandboxError(422, "token must look like 123456:ABC-def")
+        if not username or not first_name:
+            raise SandboxError(422, "username and first_name are required")
+        spec = BotSpec(token=token, username=username.lstrip("@"), first_name=first_name)
+        user = {"id": int(token.split(":", 1)[0]), "is_bot": True, "first_name": spec.first_name,
+                "username": spec.username}
+        with self._cond:
+            existing = self._bots.get(token)
+            if existing is not None:
+                if existing.spec != spec:
+                    raise SandboxError(409, "a different bot already uses this token")
+                return
+            self._bots[token] = _Bot(spec=spec, user=user, next_update_id=self._id_base)
+
+    def bots(self) -> list[JsonDict]:
+        with self._cond:
+            return [{"token": b.spec.token, "username": b.spec.username, "first_name": b.spec.first_name,
+                     "id": b.user["id"], "webhook_url": b.webhook.url if b.webhook else ""}
+                    for b in self._bots.values()]
+
+    def _bot(self, token: str) -> _Bot:
+        bot = self._bots.get(token)
+        if bot is None:
+            raise SandboxError(404, "unknown bot token")
+        return bot
+
+    # -- Bot API side (called by the routes, on the server loop) ------------------------------------
+
+    def begin_call(self, token: str, method: str) -> str:
+        """Authenticate and apply injected failures; returns the canonical method name."""
+        with self._cond:
+            bot = self._bots.get(token)
+            if bot is None:
+                raise BotApiError(401, "Unauthorized")
+            name = _METHOD_NAMES.get(method.lower())
+            if name is None:
+                raise BotApiError(404, "Not Found")
+            queue = bot.failures.get(name, [])
+            if queue:
+                failure = queue[0]
+                failure.times -= 1
+                if failure.times <= 0:
+                    queue.pop(0)
+                raise BotApiError(failure.status, failure.description, retry_after=failure.retry_after)
+            return name
+
+    def get_me(self, token: str) -> JsonDict:
+        with self._cond:
+            return {**self._bots[token].user, "can_join_groups": True, "can_read_all_group_messages": False,
+                    "supports_inline_queries": False, "can_connect_to_business": False,
+                    "has_main_web_app": False}
+
+    def set_webhook(self, token: str, *, url: str, secret_token: str | None, max_connections: int,
+                    allowed_updates: list[str] | None, drop_pending_updates: bool) -> None:
+        if url and not re.match(r"^https?://[^/\s]+", url):
+            raise BotApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        if secret_token is not None and not _SECRET_RE.match(secret_token):
+            raise BotApiError(400, "Bad Request: bad webhook: secret token contains unallowed characters")
+        with self._cond:
+            bot = self._bots[token]
+            bot.webhook = (_Webhook(url=url, secret_token=secret_token,
+                                    max_connections=min(max(max_connections, 1), 100),
+                                    generation=next(self._generations)) if url else None)
+            if allowed_updates is not None:
+                bot.allowed_updates = allowed_updates or None
+            if drop_pending_updates:
+                bot.queue.clear()
+            bot.last_error = None
+            self._notify(token)
+
+    def delete_webhook(self, token: str, *, drop_pending_updates: bool) -> bool:
+        """Returns whether a webhook was set."""
+        with self._cond:
+            bot = self._bots[token]
+            had, bot.webhook = bot.webhook is not None, None
+            if drop_pending_updates:
+                bot.queue.clear()
+            self._notify(token)
+            return had
+
+    def get_webhook_info(self, token: str) -> JsonDict:
+        with self._cond:
+            bot = self._bots[token]
+            info: JsonDict = {"url": bot.webhook.url if bot.webhook else "", "has_custom_certificate": False,
+                              "pending_update_count": len(bot.queue)}
+            if bot.webhook is not None:
+                info["max_connections"] = bot.webhook.max_connections
+                if bot.allowed_updates:
+                    info["allowed_updates"] = list(bot.allowed_updates)
+            if bot.last_error is not None:
+                info["last_error_date"], info["last_error_message"] = bot.last_error
+            return info
+
+    async def get_updates(self, token: str, *, offset: int, limit: int, poll_seconds: float,
+                          allowed_updates: list[str] | None) -> list[JsonDict]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(poll_seconds, 0.0)
+        with self._cond:
+            bot = self._bots[token]
+            if bot.webhook is not None:
+                raise BotApiError(409, _CONFLICT)
+            if allowed_updates is not None:
+                bot.allowed_updates = allowed_updates or None
+            if offset < 0:
+                del bot.queue[:offset]
+        while True:
+            with self._cond:
+                if bot.webhook is not None:
+                    raise BotApiError(409, _CONFLICT)
+                if offset > 0:
+                    bot.queue = [q for q in bot.queue if q.update["update_id"] >= offset]
+                batch = [q.update for q in bot.queue[:limit]]
+                remaining = deadline - loop.time()
+                if batch or remaining <= 0:
+                    return batch
+                # Taken in the same locked step as the check, so no wakeup can slip in between.
+                event = self._poll_events.setdefault(token, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), remaining)
+
+    def send_message(self, token: str, *, chat_id: int | str, text: str, parse_mode: str | None,
+                     reply_markup: JsonDict | None) -> JsonDict:
+        if not text.strip():
+            raise BotApiError(400, "Bad Request: message text is empty")
+        if len(text) > 4096:
+            raise BotApiError(400, "Bad Request: message is too long")
+        with self._cond:
+            bot = self._bots[token]
+            chat = bot.chats.get(chat_id) if isinstance(chat_id, int) else None
+            if chat is None:
+                raise BotApiError(400, "Bad Request: chat not found")
+            if chat.blocked:
+                raise BotApiError(403, "Forbidden: bot was blocked by the user")
+            message: JsonDict = {"message_id": self._next_message_id(chat),
+                                 "from": dict(bot.user), "chat": chat.chat_object(),
+                                 "date": int(time.time()), "text": _plain_text(text, parse_mode)}
+            # Telegram echoes only inline keyboards back in the Message.
+            if reply_markup is not None and "inline_keyboard" in reply_markup:
+                message["reply_markup"] = reply_markup
+            chat.bot_messages[message["message_id"]] = message
+            bot.sends.append({"method": "sendMessage", "chat_id": chat_id, "text": text,
+                              "parse_mode": parse_mode, "reply_markup": reply_markup,
+                              "message_id": message["message_id"], "time": time.time()})
+            self._log(chat, "bot", "message", message_id=message["message_id"], text=message["text"],
+                      reply_markup=reply_markup, date=message["date"])
+            self._notify(token)
+            return copy.deepcopy(message)
+
+    def answer_callback_query(self, token: str, *, callback_query_id: str, text: str | None,
+                              show_alert: bool) -> None:
+        with self._cond:
+            bot = self._bots[token]
+            if callback_query_id not in bot.open_queries:
+                raise BotApiError(400, "Bad Request: query is too old and response timeout expired "
+                                       "or query ID is invalid")
+            chat_id = bot.open_queries.pop(callback_query_id)
+            bot.sends.append({"method": "answerCallbackQuery", "chat_id": chat_id, "text": text,
+                              "show_alert": show_alert, "callback_query_id": callback_query_id,
+                              "time": time.time()})
+            if text:
+                self._log(bot.chats[chat_id], "bot", "notice", text=text, show_alert=show_alert)
+            self._notify(token)
+
+    # -- citizen side ------------------------------------------------------------------------------
+
+    def citizen_says(self, *, token: str, chat_id: int, text: str, first_name: str = "Олена",
+                     last_name: str | None = None, username: str | None = None) -> JsonDict:
+        if not text.strip() or len(text) > 4096:
+            raise SandboxError(422, "text must be 1-4096 characters")
+        if chat_id <= 0:
+            raise SandboxError(422, "a private chat id is a positive integer")
+        if not first_name.strip():
+            raise SandboxError(422, "first_name must not be empty")
+        with self._cond:
+            bot = self._bot(token)
+            chat = bot.chats.get(chat_id)
+            if chat is None:
+                chat = bot.chats[chat_id] = _Chat(user={}, next_message_id=self._id_base)
+            self._check_not_blocked(chat)
+            chat.user = {"id": chat_id, "is_bot": False, "first_name": first_name}
+            chat.user |= {k: v for k, v in (("last_name", last_name), ("username", username)) if v}
+            chat.user["language_code"] = "uk"
+            message: JsonDict = {"message_id": self._next_message_id(chat), "from": dict(chat.user),
+                                 "chat": chat.chat_object(), "date": int(time.time()), "text": text}
+            if text.startswith("/"):
+                command = text.split(maxsplit=1)[0]
+                message["entities"] = [{"offset": 0, "length": len(command.encode("utf-16-le")) // 2,
+                                        "type": "bot_command"}]
+            self._log(chat, "citizen", "message", message_id=message["message_id"], text=text,
+                      date=message["date"])
+            return self._enqueue(bot, chat_id, "message", message)
+
+    def citizen_presses(self, *, token: str, chat_id: int, callback_data: str, message_id: int) -> JsonDict:
+        if not 1 <= len(callback_data.encode()) <= 64:
+            raise SandboxError(422, "callback_data must be 1-64 bytes")
+        with self._cond:
+            bot = self._bot(token)
+            chat = self._chat(bot, chat_id)
+            self._check_not_blocked(chat)
+            message = chat.bot_messages.get(message_id)
+            if message is None:
+                raise SandboxError(404, "the bot sent no message with this message_id to this chat")
+            query_id = str(next(self._query_ids))
+            bot.open_queries[query_id] = chat_id
+            self._log(chat, "citizen", "press", message_id=message_id, callback_data=callback_data)
+            return self._enqueue(bot, chat_id, "callback_query", {
+                "id": query_id, "from": dict(chat.user), "message": copy.deepcopy(message),
+                "chat_instance": str(bot.user["id"] * 7 + chat_id), "data": callback_data})
+
+    def citizen_blocks_bot(self, *, token: str, chat_id: int) -> JsonDict:
+        return self._set_blocked(token, chat_id, blocked=True)
+
+    def citizen_unblocks_bot(self, *, token: str, chat_id: int) -> JsonDict:
+        return self._set_blocked(token, chat_id, blocked=False)
+
+    def _set_blocked(self, token: str, chat_id: int, *, blocked: bool) -> JsonDict:
+        with self._cond:
+            bot = self._bot(token)
+            chat = self._chat(bot, chat_id)
+            if chat.blocked == blocked:
+                raise SandboxError(409, "the bot is already " + ("blocked" if blocked else "unblocked"))
+            chat.blocked = blocked
+            bot_member = {k: bot.user[k] for k in ("id", "is_bot", "first_name", "username")}
+            kicked = {"user": bot_member, "status": "kicked", "until_date": 0}
+            member = {"user": dict(bot_member), "status": "member"}
+            self._log(chat, "citizen", "blocked" if blocked else "unblocked")
+            user = {k: v for k, v in chat.user.items() if k != "language_code"}
+            return self._enqueue(bot, chat_id, "my_chat_member", {
+                "chat": chat.chat_object(), "from": user, "date": int(time.time()),
+                "old_chat_member": member if blocked else kicked,
+                "new_chat_member": kicked if blocked else member})
+
+    def _chat(self, bot: _Bot, chat_id: int) -> _Chat:
+        chat = bot.chats.get(chat_id)
+        if chat is None:
+            raise SandboxError(404, "no citizen has written to this bot from this chat id")
+        return chat
+
+    @staticmethod
+    def _check_not_blocked(chat: _Chat) -> None:
+        if chat.blocked:
+            raise SandboxError(409, "the citizen has blocked this bot; unblock it first")
+
+    @staticmethod
+    def _next_message_id(chat: _Chat) -> int:
+        chat.next_message_id += 1
+        return chat.next_message_id - 1
+
+    def _log(self, chat: _Chat, sender: str, kind: str, **fields: Any) -> None:
+        self._seq += 1
+        chat.transcript.append({"seq": self._seq, "from": sender, "kind": kind, "time": time.time(),
+                                **fields})
+
+    def _enqueue(self, bot: _Bot, chat_id: int, kind: str, payload: JsonDict) -> JsonDict:
+        update = {"update_id": bot.next_update_id, kind: payload}
+        bot.next_update_id += 1
+        if bot.allowed_updates is None or kind in bot.allowed_updates:
+            bot.queue.append(_Queued(update=update, chat_id=chat_id))
+        self._notify(bot.spec.token)
+        return copy.deepcopy(update)
+
+    # -- test and page helpers ---------------------------------------------------------------------
+
+    def sent(self, *, token: str, chat_id: int | None = None) -> list[JsonDict]:
+        with self._cond:
+            sends = self._bot(token).sends
+            return copy.deepcopy([s for s in sends if chat_id is None or s["chat_id"] == chat_id])
+
+    def history(self, *, token: str, chat_id: int, after: int = 0) -> JsonDict:
+        with self._cond:
+            chat = self._bot(token).chats.get(chat_id)
+            entries = [e for e in chat.transcript if e["seq"] > after] if chat else []
+            return {"chat_id": chat_id, "blocked": bool(chat and chat.blocked),
+                    "entries": copy.deepcopy(entries), "last_seq": self._seq}
+
+    def fail_next(self, *, token: str, method: str, status: int, description: str,
+                  retry_after: int | None = None, times: int = 1) -> None:
+        name = _METHOD_NAMES.get(method.lower())
+        if name is None:
+            raise SandboxError(422, f"unknown method; known: {', '.join(METHODS)}")
+        if not 400 <= status <= 599 or not description.strip() or times < 1:
+            raise SandboxError(422, "status must be 400-599, description non-empty, times >= 1")
+        if status == 429 and (retry_after is None or retry_after < 1):
+            raise SandboxError(422, "a 429 needs retry_after >= 1, as Telegram always sends it")
+        with self._cond:
+            self._bot(token).failures.setdefault(name, []).append(
+                _Failure(status=status, description=description, retry_after=retry_after, times=times))
+
+    def duplicate_next_push(self, *, token: str, times: int = 1) -> None:
+        """The next ``times`` webhook deliveries are each POSTed twice, as after a handler timeout."""
+        with self._cond:
+            self._bot(token).duplicate_pushes += times
+
+    def pending_update_count(self, *, token: str) -> int:
+        with self._cond:
+            return len(self._bot(token).queue)
+
+    def wait_for_sends(self, *, token: str, chat_id: int | None = None, count: int = 1,
+                       timeout: float = 5.0) -> list[JsonDict]:
+        """Block until ``count`` sends are recorded. Not for the server's own loop thread."""
+        self._wait(lambda: len(self.sent(token=token, chat_id=chat_id)) >= count, timeout,
+                   lambda: f"{count} sends to {chat_id}; got {self.sent(token=token, chat_id=chat_id)}")
+        return self.sent(token=token, chat_id=chat_id)
+
+    def wait_until_delivered(self, *, timeout: float = 5.0) -> None:
+        """Block until no bot with a webhook has undelivered updates."""
+        def idle() -> bool:
+            return all(not b.queue for b in self._bots.values() if b.webhook is not None)
+        self._wait(idle, timeout, lambda: "webhook deliveries to finish")
+
+    # The blocking wait runs in a worker thread, which cannot be cancelled: it needs its own timeout.
+    async def wait_idle(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        await asyncio.to_thread(self.wait_until_delivered, timeout=timeout)
+
+    def _wait(self, done: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
+        with self._cond:
+            if not self._cond.wait_for(done, timeout):
+                raise TimeoutError(f"timed out after {timeout} s waiting for {what()}")
+
+    # -- webhook pusher side (called on the server loop) -------------------------------------------
+
+    def chats_to_push(self, token: str) -> list[int]:
+        with self._cond:
+            bot = self._bots.get(token)
+            if bot is None or bot.webhook is None:
+                return []
+            return list(dict.fromkeys(q.chat_id for q in bot.queue))
+
+    def next_push(self, token: str, chat_id: int) -> PushJob | None:
+        with self._cond:
+            bot = self._bots[token]
+            if bot.webhook is None:
+                return None
+            for queued in bot.queue:
+                if queued.chat_id == chat_id:
+                    hook = bot.webhook
+                    return PushJob(token=token, update=queued.update, url=hook.url, secret=hook.secret_token,
+                                   max_connections=hook.max_connections, generation=hook.generation)
+            return None
+
+    def push_succeeded(self, job: PushJob) -> bool:
+        """Drop the delivered update; returns whether to deliver it once more (duplicate injection)."""
+        with self._cond:
+            bot = self._bots[job.token]
+            bot.queue = [q for q in bot.queue if q.update["update_id"] != job.update["update_id"]]
+            duplicate = bot.duplicate_pushes > 0
+            bot.duplicate_pushes -= int(duplicate)
+            self._cond.notify_all()
+            return duplicate
+
+    def push_failed(self, job: PushJob, message: str) -> None:
+        with self._cond:
+            self._bots[job.token].last_error = (int(time.time()), message)

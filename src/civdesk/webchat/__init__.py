@@ -1,0 +1,1 @@
+"""The citizen web chat: anonymous sessions with signed tokens, transcript, live replies."""

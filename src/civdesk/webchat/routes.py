@@ -1,0 +1,147 @@
+"""Citizen web chat: page, session, send, transcript, and a websocket for live replies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from civdesk.agency import service as agency_service
+from civdesk.channel import service as channel_service
+from civdesk.channel.models import Channel
+from civdesk.conversation.receive import receive
+from civdesk.core import events
+from civdesk.core.errors import NotFound, Unauthorized
+from civdesk.deps import SessionDep, SessionmakerDep, SettingsDep
+from civdesk.realtime import bus as bus_module
+from civdesk.webchat import service as webchat_service
+from civdesk.webchat.schemas import ChatSessionRead, CitizenMessageCreate, TranscriptRead
+
+router = APIRouter(tags=["web chat"])
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "web" / "templates"))
+_CITIZEN_EVENTS = {events.MESSAGE_CREATED}
+
+
+async def _agency_channel(session: AsyncSession, slug: str) -> tuple[str, Channel]:
+    agency = await agency_service.require_by_slug(session=session, slug=slug)
+    channel = await channel_service.webchat_of(session=session, agency_id=agency.id)
+    if channel is None:
+        raise NotFound(f"{slug} has no web chat", "у цього відомства немає веб-чату")
+    return agency.name, channel
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized("a chat session token is required", "потрібен токен сесії чату")
+    return authorization[7:].strip()
+
+
+@router.get("/chat/{agency_slug}", response_class=HTMLResponse, include_in_schema=False)
+async def chat_page(agency_slug: str, request: Request, session: SessionDep) -> HTMLResponse:
+    agency_name, _ = await _agency_channel(session, agency_slug)
+    return templates.TemplateResponse(
+        request, "chat.html", {"agency_name": agency_name, "agency_slug": agency_slug}
+    )
+
+
+@router.post("/chat/{agency_slug}/session", response_model=ChatSessionRead)
+async def open_session(agency_slug: str, session: SessionDep, settings: SettingsDep) -> ChatSessionRead:
+    """Starts an anonymous chat; the browser keeps the token to come back to the same conversation."""
+    await _agency_channel(session, agency_slug)
+    session_id, token = webchat_service.open_session(secret_key=settings.secret_key, agency_slug=agency_slug)
+    return ChatSessionRead(session_id=session_id, token=token)
+
+
+@router.post("/chat/{agency_slug}/messages", status_code=202)
+async def send_message(
+    agency_slug: str,
+    body: CitizenMessageCreate,
+    session: SessionDep,
+    sessionmaker: SessionmakerDep,
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, object]:
+    session_id = webchat_service.session_from_token(
+        secret_key=settings.secret_key, token=_bearer(authorization), agency_slug=agency_slug
+    )
+    _, channel = await _agency_channel(session, agency_slug)
+    await session.close()  # receive() runs its own transaction
+    outcome = await receive(
+        sessionmaker=sessionmaker, channel_type="webchat", channel_id=channel.id, headers={},
+        body=webchat_service.inbound_body(session_id=session_id, message=body), verified=True,
+    )
+    return {"ok": True, "duplicate": outcome.duplicates > 0}
+
+
+@router.get("/chat/{agency_slug}/messages", response_model=TranscriptRead)
+async def transcript(
+    agency_slug: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    after_id: Annotated[int, Query(ge=0)] = 0,
+    authorization: Annotated[str | None, Header()] = None,
+) -> TranscriptRead:
+    session_id = webchat_service.session_from_token(
+        secret_key=settings.secret_key, token=_bearer(authorization), agency_slug=agency_slug
+    )
+    _, channel = await _agency_channel(session, agency_slug)
+    items = await webchat_service.transcript(
+        session=session, channel_id=channel.id, session_id=session_id, after_id=after_id
+    )
+    return TranscriptRead(items=items)
+
+
+@router.websocket("/chat/{agency_slug}/ws")
+async def citizen_socket(agency_slug: str, websocket: WebSocket) -> None:
+    """Pushes new messages of this citizen's chat; `after_id` resumes without a gap after reconnecting."""
+    settings = websocket.app.state.settings
+    maker: async_sessionmaker[AsyncSession] = websocket.app.state.sessionmaker
+    try:
+        session_id = webchat_service.session_from_token(
+            secret_key=settings.secret_key, token=websocket.query_params.get("token", ""), agency_slug=agency_slug
+        )
+        async with maker() as session:
+            _, channel = await _agency_channel(session, agency_slug)
+    except (Unauthorized, NotFound):
+        await websocket.close(code=4401)
+        return
+    cursor_param = websocket.query_params.get("after_id", "0")
+    cursor = int(cursor_param) if cursor_param.isdigit() else 0
+    await websocket.accept()
+    async with bus_module.current().subscribe(bus_module.agency_topic(channel.agency_id)) as live:
+        try:
+            while True:
+                async with maker() as session:
+                    items = await webchat_service.transcript(
+                        session=session, channel_id=channel.id, session_id=session_id, after_id=cursor
+                    )
+                for item in items:
+                    await websocket.send_json({"type": "message", "message": item.model_dump(mode="json")})
+                    cursor = item.id
+                await _next_relevant(live, channel.id, websocket)
+        except (WebSocketDisconnect, RuntimeError):
+            return
+
+
+async def _next_relevant(live: asyncio.Queue[dict[str, object]], channel_id: int, websocket: WebSocket) -> None:
+    """Waits for an event on this web chat channel; heartbeats keep proxies from closing the socket."""
+    while True:
+        try:
+            event = await asyncio.wait_for(live.get(), timeout=25)
+        except TimeoutError:
+            await websocket.send_json({"type": "heartbeat"})
+            continue
+        payload = event.get("payload")
+        conversation = payload.get("conversation") if isinstance(payload, dict) else None
+        if event.get("type") in _CITIZEN_EVENTS and isinstance(conversation, dict):
+            if conversation.get("channel_id") == channel_id:
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    while True:  # coalesce a burst into one transcript read
+                        live.get_nowait()
+                return
