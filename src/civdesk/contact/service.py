@@ -21,7 +21,7 @@ async def identify(
         )
     ).first()
     if row is not None:
-        contact, identity = row.tuple()
+        contact, identity = row
         if sender.username and identity.username != sender.username:
             identity.username = sender.username
         return contact, identity

@@ -60,7 +60,7 @@ async def _load(*, session: AsyncSession, who: AgentIdentity, conversation_id: i
     # Another agency's conversation answers exactly like a missing one: no existence leak.
     if row is None or row[0].agency_id != who.agency_id:
         raise NotFound(f"no conversation {conversation_id}", f"розмови {conversation_id} немає")
-    conversation, channel_type, contact_name = row.tuple()
+    conversation, channel_type, contact_name = row
     return conversation, channel_type, contact_name
 
 
