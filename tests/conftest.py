@@ -15,6 +15,8 @@ from sqlalchemy.engine import make_url
 from civdesk.config import Settings
 from civdesk.db.migrate import upgrade
 
+pytest_plugins = ["tests.support.stack"]
+
 POSTGRES_URL = os.environ.get("CIVDESK_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("CIVDESK_TEST_REDIS_URL")
 TEST_SECRET = "test-secret-key-for-civdesk-tests-0123456789"
@@ -77,5 +79,8 @@ def redis_url() -> str:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(
-        database_url=database_url, secret_key=TEST_SECRET, environment="test", delivery_poll_seconds=0.05,
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        environment="test",
+        delivery_poll_seconds=0.05,
     )

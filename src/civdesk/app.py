@@ -54,7 +54,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         tasks: list[asyncio.Task[None]] = []
         if workers_here:
             worker = DeliveryWorker(
-                sessionmaker=app.state.sessionmaker, max_attempts=settings.delivery_max_attempts,
+                sessionmaker=app.state.sessionmaker,
+                max_attempts=settings.delivery_max_attempts,
                 poll_seconds=settings.delivery_poll_seconds,
             )
             tasks.append(asyncio.create_task(worker.run(stop), name="delivery-worker"))
@@ -73,7 +74,9 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
             await engine.dispose()
 
     app = FastAPI(
-        title="civdesk", version=__version__, lifespan=lifespan,
+        title="civdesk",
+        version=__version__,
+        lifespan=lifespan,
         description="Agent API v1: conversations, replies, realtime events (websocket /api/v1/ws).",
     )
     app.state.settings = settings
@@ -104,9 +107,13 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()
-        ]
-        body = {"error": {"code": "invalid_input", "message": "некоректні дані запиту",
-                          "message_en": "invalid request", "problems": problems}}
+        problems = [{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()]
+        body = {
+            "error": {
+                "code": "invalid_input",
+                "message": "некоректні дані запиту",
+                "message_en": "invalid request",
+                "problems": problems,
+            }
+        }
         return JSONResponse(body, status_code=422)

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +40,7 @@ def _settings() -> Settings:
         _fail(exc.message_en)
 
 
-def _fail(message: str) -> Any:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
 
@@ -61,9 +61,9 @@ def _with_session(settings: Settings, action: Callable[[AsyncSession], Awaitable
     try:
         return asyncio.run(run())
     except CivdeskError as exc:
-        return _fail(exc.message_en)  # type: ignore[no-any-return]
+        _fail(exc.message_en)
     except Exception as exc:  # a database that is down or not migrated: one line, not a traceback
-        return _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")  # type: ignore[no-any-return]
+        _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
 
 @app.command()
@@ -113,7 +113,13 @@ def agent_add(
     async def action(session: AsyncSession) -> int:
         found = await agency_service.require_by_slug(session=session, slug=agency)
         created = await agent_service.create(
-            session=session, agency=found, email=email, password=password, name=name, role=role, region=region,
+            session=session,
+            agency=found,
+            email=email,
+            password=password,
+            name=name,
+            role=role,
+            region=region,
             capacity=capacity,
         )
         return created.id
@@ -148,8 +154,12 @@ def channel_add_telegram(
         if api_base:
             config["api_base"] = api_base.rstrip("/")
         channel = await channel_service.add(
-            session=session, agency=found, type="telegram", name=name or f"Telegram {token.split(':')[0]}",
-            config=config, secrets={"token": token, "secret": secret or channel_service.new_webhook_secret()},
+            session=session,
+            agency=found,
+            type="telegram",
+            name=name or f"Telegram {token.split(':')[0]}",
+            config=config,
+            secrets={"token": token, "secret": secret or channel_service.new_webhook_secret()},
         )
         return channel_service.to_read(channel).model_dump(mode="json")
 
@@ -176,12 +186,17 @@ def channel_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     """List channels (secrets are never shown)."""
 
     async def action(session: AsyncSession) -> list[dict[str, Any]]:
-        return [channel_service.to_read(c).model_dump(mode="json") for c in await channel_service.list_for(session=session)]
+        return [
+            channel_service.to_read(c).model_dump(mode="json") for c in await channel_service.list_for(session=session)
+        ]
 
     rows = _with_session(_settings(), action)
     for row in rows:
-        typer.echo(json.dumps(row, ensure_ascii=False) if as_json else
-                   f"{row['id']:>4}  {row['type']:<9} agency {row['agency_id']:<4} {row['name']}  {row['webhook_path']}")
+        typer.echo(
+            json.dumps(row, ensure_ascii=False)
+            if as_json
+            else f"{row['id']:>4}  {row['type']:<9} agency {row['agency_id']:<4} {row['name']}  {row['webhook_path']}"
+        )
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,9 +24,15 @@ class DemoBot:
 
 
 AGENCIES = [
-    ("minsoc", "Міністерство соціальної політики", [
-        ("subsidies", "Субсидії"), ("idp-aid", "Допомога ВПО"), ("birth-aid", "Допомога при народженні дитини"),
-    ]),
+    (
+        "minsoc",
+        "Міністерство соціальної політики",
+        [
+            ("subsidies", "Субсидії"),
+            ("idp-aid", "Допомога ВПО"),
+            ("birth-aid", "Допомога при народженні дитини"),
+        ],
+    ),
     ("pfu", "Пенсійний фонд України", [("pensions", "Пенсії"), ("subsidies", "Субсидії")]),
 ]
 
@@ -51,19 +58,20 @@ async def seed(*, session: AsyncSession, sandbox_url: str) -> dict[str, int]:
         if agency is None:
             agency = await agency_service.create(session=session, slug=slug, name=name)
         for topic_slug, topic_name in topics:
-            try:
+            with contextlib.suppress(Conflict):
                 await agency_service.add_topic(session=session, agency=agency, slug=topic_slug, name=topic_name)
-            except Conflict:
-                pass
     for slug, email, name, role, region in AGENTS:
         agency = await agency_service.require_by_slug(session=session, slug=slug)
-        try:
+        with contextlib.suppress(Conflict):
             await agent_service.create(
-                session=session, agency=agency, email=email, password=DEMO_PASSWORD, name=name, role=role,
+                session=session,
+                agency=agency,
+                email=email,
+                password=DEMO_PASSWORD,
+                name=name,
+                role=role,
                 region=region,
             )
-        except Conflict:
-            pass
     telegram_ids: dict[str, int] = {}
     for bot in BOTS:
         agency = await agency_service.require_by_slug(session=session, slug=bot.agency_slug)
@@ -71,7 +79,10 @@ async def seed(*, session: AsyncSession, sandbox_url: str) -> dict[str, int]:
         telegram = existing.get("telegram")
         if telegram is None:
             telegram = await channel_service.add(
-                session=session, agency=agency, type="telegram", name=f"@{bot.username}",
+                session=session,
+                agency=agency,
+                type="telegram",
+                name=f"@{bot.username}",
                 config={"api_base": sandbox_url, "username": bot.username},
                 secrets={"token": bot.token, "secret": channel_service.new_webhook_secret()},
             )

@@ -11,6 +11,16 @@ from civdesk.delivery.models import DeliveryJob
 from civdesk.realtime.models import EventRecord
 
 __all__ = [
-    "Agency", "Agent", "AuditEvent", "Base", "Channel", "Contact", "ContactIdentity", "Conversation",
-    "DeliveryJob", "EventRecord", "Message", "Topic",
+    "Agency",
+    "Agent",
+    "AuditEvent",
+    "Base",
+    "Channel",
+    "Contact",
+    "ContactIdentity",
+    "Conversation",
+    "DeliveryJob",
+    "EventRecord",
+    "Message",
+    "Topic",
 ]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.support.stack import Stack, emulator, stack  # noqa: F401  (fixtures)
+from tests.support.stack import Stack
 from tests.support.world import BOT_TOKEN, login, wait_for
 
 CHAT = 700100
@@ -35,8 +35,11 @@ def test_citizen_question_reaches_agent_and_reply_reaches_citizen(stack: Stack) 
     [inbound] = _messages(stack, headers, conversation["id"])
     assert inbound["direction"] == "in" and inbound["text"] == "Як оформити субсидію?"
 
-    reply = stack.client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers,
-                              json={"text": "Добрий день! Подайте заяву через Дію."})
+    reply = stack.client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        headers=headers,
+        json={"text": "Добрий день! Подайте заяву через Дію."},
+    )
     assert reply.status_code == 202, reply.text
     assert reply.json()["delivery_status"] == "queued"
 
@@ -58,9 +61,16 @@ def test_citizen_question_reaches_agent_and_reply_reaches_citizen(stack: Stack) 
 
 
 def test_wrong_secret_is_refused_and_nothing_is_stored(stack: Stack) -> None:
-    update = {"update_id": 1, "message": {"message_id": 1, "date": 1700000000, "text": "hi",
-                                          "chat": {"id": 5, "type": "private"},
-                                          "from": {"id": 5, "is_bot": False, "first_name": "A"}}}
+    update = {
+        "update_id": 1,
+        "message": {
+            "message_id": 1,
+            "date": 1700000000,
+            "text": "hi",
+            "chat": {"id": 5, "type": "private"},
+            "from": {"id": 5, "is_bot": False, "first_name": "A"},
+        },
+    }
     url = f"/webhooks/telegram/{stack.world.telegram_channel_id}"
     for headers in ({"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {}):
         response = stack.client.post(url, json=update, headers=headers)
@@ -80,7 +90,8 @@ def test_wrong_secret_is_refused_and_nothing_is_stored(stack: Stack) -> None:
 )
 def test_malformed_body_gets_400_with_reason(stack: Stack, body: bytes, reason: str) -> None:
     response = stack.client.post(
-        f"/webhooks/telegram/{stack.world.telegram_channel_id}", content=body,
+        f"/webhooks/telegram/{stack.world.telegram_channel_id}",
+        content=body,
         headers={"X-Telegram-Bot-Api-Secret-Token": stack.world.webhook_secret, "content-type": "application/json"},
     )
     assert response.status_code == 400
@@ -98,7 +109,8 @@ def test_redelivered_update_is_stored_once(stack: Stack) -> None:
     stack.emulator.wait_until_delivered()
     # And once more by hand, as a platform retrying after a timeout would.
     response = stack.client.post(
-        f"/webhooks/telegram/{stack.world.telegram_channel_id}", json=update,
+        f"/webhooks/telegram/{stack.world.telegram_channel_id}",
+        json=update,
         headers={"X-Telegram-Bot-Api-Secret-Token": stack.world.webhook_secret},
     )
     assert response.status_code == 200 and response.json()["duplicates"] == 1
@@ -108,11 +120,20 @@ def test_redelivered_update_is_stored_once(stack: Stack) -> None:
 
 
 def test_unhandled_update_type_answers_200_and_stores_nothing(stack: Stack) -> None:
-    update = {"update_id": 77, "edited_message": {
-        "message_id": 1, "date": 1700000000, "edit_date": 1700000001, "text": "edited",
-        "chat": {"id": 5, "type": "private"}, "from": {"id": 5, "is_bot": False, "first_name": "A"}}}
+    update = {
+        "update_id": 77,
+        "edited_message": {
+            "message_id": 1,
+            "date": 1700000000,
+            "edit_date": 1700000001,
+            "text": "edited",
+            "chat": {"id": 5, "type": "private"},
+            "from": {"id": 5, "is_bot": False, "first_name": "A"},
+        },
+    }
     response = stack.client.post(
-        f"/webhooks/telegram/{stack.world.telegram_channel_id}", json=update,
+        f"/webhooks/telegram/{stack.world.telegram_channel_id}",
+        json=update,
         headers={"X-Telegram-Bot-Api-Secret-Token": stack.world.webhook_secret},
     )
     assert response.status_code == 200
@@ -123,38 +144,55 @@ def test_429_is_honoured_then_delivered(stack: Stack) -> None:
     headers = login(stack.client, stack.world.agent_email)
     stack.emulator.citizen_says(token=BOT_TOKEN, chat_id=CHAT, text="Питання")
     conversation = wait_for(lambda: _conversations(stack, headers), what="the conversation")[0]
-    stack.emulator.fail_next(token=BOT_TOKEN, method="sendMessage", status=429,
-                             description="Too Many Requests: retry after 1", retry_after=1)
-    stack.client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers,
-                      json={"text": "Відповідь"}).raise_for_status()
+    stack.emulator.fail_next(
+        token=BOT_TOKEN, method="sendMessage", status=429, description="Too Many Requests: retry after 1", retry_after=1
+    )
+    stack.client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", headers=headers, json={"text": "Відповідь"}
+    ).raise_for_status()
     # While the platform asks us to wait, the agent sees why the message is still queued.
-    waiting = wait_for(lambda: [m for m in _messages(stack, headers, conversation["id"])
-                                if m["direction"] == "out" and m["delivery_error"]], what="the 429 note")
+    waiting = wait_for(
+        lambda: [
+            m for m in _messages(stack, headers, conversation["id"]) if m["direction"] == "out" and m["delivery_error"]
+        ],
+        what="the 429 note",
+    )
     assert waiting[0]["delivery_status"] == "queued"
     assert "retry after" in waiting[0]["delivery_error"]
     [sent] = stack.emulator.wait_for_sends(token=BOT_TOKEN, chat_id=CHAT, count=1, timeout=6)
     assert sent["text"] == "Відповідь"
-    wait_for(lambda: [m for m in _messages(stack, headers, conversation["id"]) if m["delivery_status"] == "delivered"],
-             what="delivered after retry")
+    wait_for(
+        lambda: [m for m in _messages(stack, headers, conversation["id"]) if m["delivery_status"] == "delivered"],
+        what="delivered after retry",
+    )
 
 
 def test_blocked_bot_marks_reply_failed_with_reason(stack: Stack) -> None:
     headers = login(stack.client, stack.world.agent_email)
     stack.emulator.citizen_says(token=BOT_TOKEN, chat_id=CHAT, text="Питання")
     conversation = wait_for(lambda: _conversations(stack, headers), what="the conversation")[0]
-    stack.emulator.fail_next(token=BOT_TOKEN, method="sendMessage", status=403,
-                             description="Forbidden: bot was blocked by the user")
-    stack.client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers,
-                      json={"text": "Відповідь"}).raise_for_status()
-    failed = wait_for(lambda: [m for m in _messages(stack, headers, conversation["id"])
-                               if m["delivery_status"] == "failed"], what="the failure")
+    stack.emulator.fail_next(
+        token=BOT_TOKEN, method="sendMessage", status=403, description="Forbidden: bot was blocked by the user"
+    )
+    stack.client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", headers=headers, json={"text": "Відповідь"}
+    ).raise_for_status()
+    failed = wait_for(
+        lambda: [m for m in _messages(stack, headers, conversation["id"]) if m["delivery_status"] == "failed"],
+        what="the failure",
+    )
     assert failed[0]["delivery_error"] == "Forbidden: bot was blocked by the user"
     assert stack.emulator.sent(token=BOT_TOKEN, chat_id=CHAT) == []
     # Later replies fail at once, without calling Telegram again.
-    stack.client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers,
-                      json={"text": "Ще одна"}).raise_for_status()
-    wait_for(lambda: len([m for m in _messages(stack, headers, conversation["id"])
-                          if m["delivery_status"] == "failed"]) == 2, what="the second failure")
+    stack.client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", headers=headers, json={"text": "Ще одна"}
+    ).raise_for_status()
+    wait_for(
+        lambda: (
+            len([m for m in _messages(stack, headers, conversation["id"]) if m["delivery_status"] == "failed"]) == 2
+        ),
+        what="the second failure",
+    )
 
 
 def test_citizen_blocking_and_unblocking_is_recorded(stack: Stack) -> None:
@@ -163,14 +201,18 @@ def test_citizen_blocking_and_unblocking_is_recorded(stack: Stack) -> None:
     conversation = wait_for(lambda: _conversations(stack, headers), what="the conversation")[0]
     stack.emulator.citizen_blocks_bot(token=BOT_TOKEN, chat_id=CHAT)
     stack.emulator.wait_until_delivered()
-    stack.client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers,
-                      json={"text": "Відповідь"}).raise_for_status()
-    failed = wait_for(lambda: [m for m in _messages(stack, headers, conversation["id"])
-                               if m["delivery_status"] == "failed"], what="the failure")
+    stack.client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", headers=headers, json={"text": "Відповідь"}
+    ).raise_for_status()
+    failed = wait_for(
+        lambda: [m for m in _messages(stack, headers, conversation["id"]) if m["delivery_status"] == "failed"],
+        what="the failure",
+    )
     assert "blocked" in failed[0]["delivery_error"]
     stack.emulator.citizen_unblocks_bot(token=BOT_TOKEN, chat_id=CHAT)
     stack.emulator.wait_until_delivered()
-    stack.client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers,
-                      json={"text": "Тепер дійде"}).raise_for_status()
+    stack.client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", headers=headers, json={"text": "Тепер дійде"}
+    ).raise_for_status()
     [sent] = stack.emulator.wait_for_sends(token=BOT_TOKEN, chat_id=CHAT, count=1)
     assert sent["text"] == "Тепер дійде"

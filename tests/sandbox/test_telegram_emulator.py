@@ -100,7 +100,8 @@ async def test_get_me_describes_the_bot(bot: Bot) -> None:
 async def test_send_message_to_a_citizen_who_wrote_is_recorded(bot: Bot, emulator: TelegramEmulator) -> None:
     update = emulator.citizen_says(token=TOKEN, chat_id=42, text="/start", first_name="Олена")
     assert update["message"]["entities"] == [{"offset": 0, "length": 6, "type": "bot_command"}]
-    assert update["message"]["from"] == {"id": 42, "is_bot": False, "first_name": "Олена", "language_code": "uk"}
+    assert update["message"]["from"] == {"id": 42, "is_bot": False, "first_name": "Олена",
+                                         "language_code": "uk"}
 
     first = await bot.send_message(42, "Вітаємо! Оцініть нас", reply_markup=CSAT)  # type: ignore[arg-type]
     second = await bot.send_message(42, "Дякуємо")
@@ -109,7 +110,8 @@ async def test_send_message_to_a_citizen_who_wrote_is_recorded(bot: Bot, emulato
     assert second.message_id == first.message_id + 1
     assert first.chat.id == 42 and first.chat.type == "private" and first.chat.first_name == "Олена"
     assert first.from_user is not None and first.from_user.id == 7000001
-    assert first.reply_markup is not None and first.reply_markup.inline_keyboard[0][4].callback_data == "csat:5"
+    assert first.reply_markup is not None
+    assert first.reply_markup.inline_keyboard[0][4].callback_data == "csat:5"
     sends = emulator.sent(token=TOKEN, chat_id=42)
     assert [(s["method"], s["text"]) for s in sends] == [("sendMessage", "Вітаємо! Оцініть нас"),
                                                          ("sendMessage", "Дякуємо")]
@@ -142,7 +144,8 @@ async def test_fail_next_429_carries_retry_after_like_telegram(sandbox: LiveServ
     assert [s["text"] for s in emulator.sent(token=TOKEN)] == ["three"]
 
 
-async def test_a_citizen_who_blocked_the_bot_cannot_be_written_to(bot: Bot, emulator: TelegramEmulator) -> None:
+async def test_a_citizen_who_blocked_the_bot_cannot_be_written_to(bot: Bot,
+                                                                  emulator: TelegramEmulator) -> None:
     emulator.citizen_says(token=TOKEN, chat_id=42, text="hi", first_name="Ігор", username="igor")
     blocked = emulator.citizen_blocks_bot(token=TOKEN, chat_id=42)
 
@@ -192,8 +195,8 @@ async def test_get_updates_conflicts_with_a_webhook(bot: Bot) -> None:
     assert await bot.get_updates() == []
 
 
-async def test_webhook_push_carries_the_secret_and_is_retried_after_an_error(bot: Bot,
-                                                                           emulator: TelegramEmulator) -> None:
+async def test_webhook_push_carries_the_secret_and_is_retried_after_an_error(
+        bot: Bot, emulator: TelegramEmulator) -> None:
     answers = iter([500, 503])
     receiver = Receiver(lambda update: Response(status_code=next(answers, 200)))
     with LiveServer(receiver.app) as hook:
@@ -258,7 +261,8 @@ async def test_webhook_keeps_each_chats_order_and_runs_chats_in_parallel(bot: Bo
         await bot.delete_webhook(drop_pending_updates=True)
 
     for chat in (1, 2):
-        attempts = [u["message"]["text"] for _, _, u in receiver.requests if u["message"]["chat"]["id"] == chat]
+        attempts = [u["message"]["text"] for _, _, u in receiver.requests
+                    if u["message"]["chat"]["id"] == chat]
         assert list(dict.fromkeys(attempts)) == [f"{chat}:{n}" for n in range(5)]
         order = [int(text.split(":")[1]) for text in attempts]
         assert order == sorted(order) and len(attempts) == 8  # retried in place, never overtaken
@@ -295,15 +299,18 @@ async def test_unknown_token_and_unknown_method(sandbox: LiveServer) -> None:
         await stranger.get_me()
     await stranger.session.close()
     reply = httpx.get(f"{sandbox.url}/bot{TOKEN}/sendTelepathy")
-    assert (reply.status_code, reply.json()) == (404, {"ok": False, "error_code": 404, "description": "Not Found"})
+    assert reply.status_code == 404
+    assert reply.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
 
 
-def test_bot_api_takes_query_json_and_form_parameters(sandbox: LiveServer, emulator: TelegramEmulator) -> None:
+def test_bot_api_takes_query_json_and_form_parameters(sandbox: LiveServer,
+                                                      emulator: TelegramEmulator) -> None:
     emulator.citizen_says(token=TOKEN, chat_id=42, text="hi")
     base = f"{sandbox.url}/bot{TOKEN}"
     assert httpx.get(f"{base}/GETME").json()["result"]["username"] == "agency_test_bot"
     by_query = httpx.get(f"{base}/sendmessage", params={"chat_id": 42, "text": "q"}).json()
-    by_json = httpx.post(f"{base}/sendMessage", json={"chat_id": 42, "text": "j", "reply_markup": CSAT}).json()
+    by_json = httpx.post(f"{base}/sendMessage",
+                         json={"chat_id": 42, "text": "j", "reply_markup": CSAT}).json()
     by_form = httpx.post(f"{base}/sendMessage", files={"chat_id": (None, "42"), "text": (None, "m")}).json()
     assert [r["result"]["text"] for r in (by_query, by_json, by_form)] == ["q", "j", "m"]
     assert by_json["result"]["reply_markup"] == CSAT
@@ -327,11 +334,11 @@ def test_control_api_plays_the_citizen(sandbox: LiveServer, emulator: TelegramEm
     pressed = httpx.post(f"{api}/{TOKEN}/chats/77/press",
                          json={"callback_data": "x", "message_id": reply["result"]["message_id"]})
     assert pressed.json()["callback_query"]["data"] == "x"
-    assert httpx.post(f"{api}/{TOKEN}/chats/77/block").json()["my_chat_member"]["new_chat_member"]["status"] == (
-        "kicked")
+    blocked = httpx.post(f"{api}/{TOKEN}/chats/77/block").json()
+    assert blocked["my_chat_member"]["new_chat_member"]["status"] == "kicked"
     assert httpx.get(f"{api}/{TOKEN}/chats/77/history").json()["blocked"] is True
-    assert httpx.post(f"{api}/{TOKEN}/fail-next", json={"method": "getMe", "status": 500,
-                                                        "description": "Internal Server Error"}).status_code == 200
+    failing = {"method": "getMe", "status": 500, "description": "Internal Server Error"}
+    assert httpx.post(f"{api}/{TOKEN}/fail-next", json=failing).status_code == 200
     assert httpx.get(f"{sandbox.url}/bot{TOKEN}/getMe").status_code == 500
 
 

@@ -41,9 +41,16 @@ def stack(settings: Settings, emulator: TelegramEmulator) -> Iterator[Stack]:
     with LiveServer(create_sandbox_app(emulator=emulator)) as sandbox:
         world = seed_world(settings, sandbox.url)
         with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=10) as client:
-            for token, channel_id in ((BOT_TOKEN, world.telegram_channel_id),
-                                      (OTHER_BOT_TOKEN, world.other_telegram_channel_id)):
-                emulator.set_webhook(token, url=f"{server.url}/webhooks/telegram/{channel_id}",
-                                     secret_token=world.webhook_secret, max_connections=40,
-                                     allowed_updates=None, drop_pending_updates=False)
+            for token, channel_id in (
+                (BOT_TOKEN, world.telegram_channel_id),
+                (OTHER_BOT_TOKEN, world.other_telegram_channel_id),
+            ):
+                emulator.set_webhook(
+                    token,
+                    url=f"{server.url}/webhooks/telegram/{channel_id}",
+                    secret_token=world.webhook_secret,
+                    max_connections=40,
+                    allowed_updates=None,
+                    drop_pending_updates=False,
+                )
             yield Stack(emulator=emulator, sandbox_url=sandbox.url, server=server, world=world, client=client)

@@ -36,28 +36,43 @@ async def _seed(settings: Settings, sandbox_url: str) -> World:
     engine = create_engine_for(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            minsoc = await agency_service.create(session=session, slug="minsoc", name="Міністерство соціальної політики")
+            minsoc = await agency_service.create(
+                session=session, slug="minsoc", name="Міністерство соціальної політики"
+            )
             pfu = await agency_service.create(session=session, slug="pfu", name="Пенсійний фонд України")
             await agency_service.add_topic(session=session, agency=minsoc, slug="subsidies", name="Субсидії")
             for agency, email, name in (
-                (minsoc, "olena@minsoc.test", "Олена"), (minsoc, "taras@minsoc.test", "Тарас"),
+                (minsoc, "olena@minsoc.test", "Олена"),
+                (minsoc, "taras@minsoc.test", "Тарас"),
                 (pfu, "petro@pfu.test", "Петро"),
             ):
                 await agent_service.create(session=session, agency=agency, email=email, password=PASSWORD, name=name)
             secret = "test_webhook-secret"
             telegram = await channel_service.add(
-                session=session, agency=minsoc, type="telegram", name="@minsoc_bot",
-                config={"api_base": sandbox_url}, secrets={"token": BOT_TOKEN, "secret": secret},
+                session=session,
+                agency=minsoc,
+                type="telegram",
+                name="@minsoc_bot",
+                config={"api_base": sandbox_url},
+                secrets={"token": BOT_TOKEN, "secret": secret},
             )
             other = await channel_service.add(
-                session=session, agency=pfu, type="telegram", name="@pfu_bot",
-                config={"api_base": sandbox_url}, secrets={"token": OTHER_BOT_TOKEN, "secret": secret},
+                session=session,
+                agency=pfu,
+                type="telegram",
+                name="@pfu_bot",
+                config={"api_base": sandbox_url},
+                secrets={"token": OTHER_BOT_TOKEN, "secret": secret},
             )
             webchat = await channel_service.add(session=session, agency=minsoc, type="webchat", name="Веб-чат")
             await session.commit()
             return World(
-                agency_id=minsoc.id, other_agency_id=pfu.id, telegram_channel_id=telegram.id,
-                other_telegram_channel_id=other.id, webchat_channel_id=webchat.id, webhook_secret=secret,
+                agency_id=minsoc.id,
+                other_agency_id=pfu.id,
+                telegram_channel_id=telegram.id,
+                other_telegram_channel_id=other.id,
+                webchat_channel_id=webchat.id,
+                webhook_secret=secret,
             )
     finally:
         await engine.dispose()

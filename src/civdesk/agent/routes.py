@@ -16,8 +16,12 @@ async def login(body: LoginRequest, session: SessionDep, settings: SettingsDep) 
     """Exchanges an agent's email and password for a bearer token."""
     agent = await agent_service.authenticate(session=session, email=body.email, password=body.password)
     audit_service.record(
-        session=session, action="agent.login", subject_type="agent", subject_id=agent.id,
-        agency_id=agent.agency_id, actor_agent_id=agent.id,
+        session=session,
+        action="agent.login",
+        subject_type="agent",
+        subject_id=agent.id,
+        agency_id=agent.agency_id,
+        actor_agent_id=agent.id,
     )
     await session.commit()
     token = agent_service.issue_token(

@@ -58,8 +58,13 @@ async def create(
     if await session.scalar(select(Agent.id).where(Agent.email == email)) is not None:
         raise Conflict(f"agent {email} already exists", f"працівник {email} вже існує")
     agent = Agent(
-        agency_id=agency.id, email=email, password_hash=_hasher.hash(password), name=name.strip(),
-        role=role, region=region, capacity=capacity,
+        agency_id=agency.id,
+        email=email,
+        password_hash=_hasher.hash(password),
+        name=name.strip(),
+        role=role,
+        region=region,
+        capacity=capacity,
     )
     session.add(agent)
     await session.flush()
@@ -80,8 +85,12 @@ async def authenticate(*, session: AsyncSession, email: str, password: str) -> A
 def issue_token(*, agent: Agent, secret_key: str, ttl_seconds: int) -> str:
     issued = now()
     claims = {
-        "sub": str(agent.id), "agency": agent.agency_id, "role": agent.role, "aud": _AUDIENCE,
-        "iat": issued, "exp": issued + timedelta(seconds=ttl_seconds),
+        "sub": str(agent.id),
+        "agency": agent.agency_id,
+        "role": agent.role,
+        "aud": _AUDIENCE,
+        "iat": issued,
+        "exp": issued + timedelta(seconds=ttl_seconds),
     }
     return jwt.encode(claims, secret_key, algorithm=_ALGORITHM)
 

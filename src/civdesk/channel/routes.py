@@ -18,8 +18,12 @@ async def webhook(channel_type: str, channel_id: int, request: Request, sessionm
     if len(body) > _MAX_BODY:
         return JSONResponse({"error": {"code": "too_large", "message": "body too large"}}, status_code=413)
     outcome = await receive(
-        sessionmaker=sessionmaker, channel_type=channel_type, channel_id=channel_id,
-        headers={k.lower(): v for k, v in request.headers.items()}, body=body,
+        sessionmaker=sessionmaker,
+        channel_type=channel_type,
+        channel_id=channel_id,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=body,
     )
-    return JSONResponse({"ok": True, "stored": outcome.stored, "duplicates": outcome.duplicates,
-                         "ignored": outcome.ignored_reason})
+    return JSONResponse(
+        {"ok": True, "stored": outcome.stored, "duplicates": outcome.duplicates, "ignored": outcome.ignored_reason}
+    )

@@ -24,8 +24,13 @@ def webhook_path(channel: Channel) -> str:
 
 def to_read(channel: Channel) -> ChannelRead:
     return ChannelRead(
-        id=channel.id, agency_id=channel.agency_id, type=channel.type, name=channel.name,
-        config=dict(channel.config), is_active=channel.is_active, created_at=channel.created_at,
+        id=channel.id,
+        agency_id=channel.agency_id,
+        type=channel.type,
+        name=channel.name,
+        config=dict(channel.config),
+        is_active=channel.is_active,
+        created_at=channel.created_at,
         webhook_path=webhook_path(channel),
     )
 
@@ -88,8 +93,10 @@ async def list_for(*, session: AsyncSession, agency_id: int | None = None) -> li
 
 async def webchat_of(*, session: AsyncSession, agency_id: int) -> Channel | None:
     return await session.scalar(
-        select(Channel).where(Channel.agency_id == agency_id, Channel.type == "webchat", Channel.is_active)
-        .order_by(Channel.id).limit(1)
+        select(Channel)
+        .where(Channel.agency_id == agency_id, Channel.type == "webchat", Channel.is_active)
+        .order_by(Channel.id)
+        .limit(1)
     )
 
 

@@ -65,9 +65,15 @@ async def _store(*, session: AsyncSession, channel: Channel, event: InboundEvent
     stamp = now()
     text = event.text if event.kind is InboundKind.MESSAGE else f"[{event.button_payload or ''}]"
     message = Message(
-        conversation_id=conversation.id, agency_id=channel.agency_id, channel_id=channel.id,
-        direction=Direction.IN.value, text=text, attachments=[dict(a) for a in event.attachments],
-        platform_key=event.platform_key, delivery_status=DeliveryStatus.RECEIVED.value, created_at=stamp,
+        conversation_id=conversation.id,
+        agency_id=channel.agency_id,
+        channel_id=channel.id,
+        direction=Direction.IN.value,
+        text=text,
+        attachments=[dict(a) for a in event.attachments],
+        platform_key=event.platform_key,
+        delivery_status=DeliveryStatus.RECEIVED.value,
+        created_at=stamp,
     )
     session.add(message)
     conversation.last_message_at = stamp
@@ -78,16 +84,22 @@ async def _store(*, session: AsyncSession, channel: Channel, event: InboundEvent
     read = conversation_read(conversation, channel_type=channel.type, contact_name=contact.display_name)
     if created:
         realtime_service.emit(
-            session=session, agency_id=channel.agency_id, type=events.CONVERSATION_CREATED,
+            session=session,
+            agency_id=channel.agency_id,
+            type=events.CONVERSATION_CREATED,
             payload=event_payload(read),
         )
     elif reopened:
         realtime_service.emit(
-            session=session, agency_id=channel.agency_id, type=events.CONVERSATION_UPDATED,
+            session=session,
+            agency_id=channel.agency_id,
+            type=events.CONVERSATION_UPDATED,
             payload=event_payload(read),
         )
     realtime_service.emit(
-        session=session, agency_id=channel.agency_id, type=events.MESSAGE_CREATED,
+        session=session,
+        agency_id=channel.agency_id,
+        type=events.MESSAGE_CREATED,
         payload={"message": event_payload(MessageRead.model_validate(message)), "conversation": event_payload(read)},
     )
     return message
@@ -110,7 +122,10 @@ async def _current_conversation(
     if conversation is not None:
         return conversation, False
     conversation = Conversation(
-        agency_id=channel.agency_id, channel_id=channel.id, contact_id=contact.id, status=Status.OPEN.value,
+        agency_id=channel.agency_id,
+        channel_id=channel.id,
+        contact_id=contact.id,
+        status=Status.OPEN.value,
     )
     session.add(conversation)
     await session.flush()
@@ -127,9 +142,17 @@ async def _mark_reachability(*, session: AsyncSession, channel: Channel, event: 
 
 def conversation_read(conversation: Conversation, *, channel_type: str, contact_name: str) -> ConversationRead:
     return ConversationRead(
-        id=conversation.id, agency_id=conversation.agency_id, channel_id=conversation.channel_id,
-        channel_type=channel_type, contact_id=conversation.contact_id, contact_name=contact_name,
-        topic_id=conversation.topic_id, assignee_id=conversation.assignee_id, status=conversation.status,
-        created_at=conversation.created_at, first_response_at=conversation.first_response_at,
-        resolved_at=conversation.resolved_at, last_message_at=conversation.last_message_at,
+        id=conversation.id,
+        agency_id=conversation.agency_id,
+        channel_id=conversation.channel_id,
+        channel_type=channel_type,
+        contact_id=conversation.contact_id,
+        contact_name=contact_name,
+        topic_id=conversation.topic_id,
+        assignee_id=conversation.assignee_id,
+        status=conversation.status,
+        created_at=conversation.created_at,
+        first_response_at=conversation.first_response_at,
+        resolved_at=conversation.resolved_at,
+        last_message_at=conversation.last_message_at,
     )

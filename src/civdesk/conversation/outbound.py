@@ -35,10 +35,12 @@ async def load(*, session: AsyncSession, message_id: int) -> OutboundWork | None
     channel = await channel_service.get(session=session, channel_id=message.channel_id)
     identity = (
         await contact_service.identity_for(session=session, contact_id=conversation.contact_id, channel_id=channel.id)
-        if conversation is not None else None
+        if conversation is not None
+        else None
     )
     return OutboundWork(
-        message=message, channel=channel,
+        message=message,
+        channel=channel,
         recipient_external_id=identity.external_id if identity else None,
         recipient_blocked=bool(identity and identity.is_blocked),
     )
@@ -46,7 +48,9 @@ async def load(*, session: AsyncSession, message_id: int) -> OutboundWork | None
 
 def _emit_status(session: AsyncSession, message: Message) -> None:
     realtime_service.emit(
-        session=session, agency_id=message.agency_id, type=events.MESSAGE_DELIVERY,
+        session=session,
+        agency_id=message.agency_id,
+        type=events.MESSAGE_DELIVERY,
         payload={"message": event_payload(MessageRead.model_validate(message))},
     )
 

@@ -45,15 +45,27 @@ class Poller:
     async def poll_once(self, channel_id: int, timeout_seconds: int | None = None) -> int:
         async with self._sessionmaker() as session:
             channel = await channel_service.get(session=session, channel_id=channel_id)
-            adapter, account, offset = channel_service.adapter(channel), channel_service.account(channel), channel.poll_offset
+            adapter, account, offset = (
+                channel_service.adapter(channel),
+                channel_service.account(channel),
+                channel.poll_offset,
+            )
             channel_type = channel.type
         bodies, next_offset = await adapter.fetch_updates(
-            account=account, offset=offset, timeout_seconds=self._timeout if timeout_seconds is None else timeout_seconds
+            account=account,
+            offset=offset,
+            timeout_seconds=self._timeout if timeout_seconds is None else timeout_seconds,
         )
         for body in bodies:
             try:
-                await receive(sessionmaker=self._sessionmaker, channel_type=channel_type, channel_id=channel_id,
-                              headers={}, body=body, verified=True)
+                await receive(
+                    sessionmaker=self._sessionmaker,
+                    channel_type=channel_type,
+                    channel_id=channel_id,
+                    headers={},
+                    body=body,
+                    verified=True,
+                )
             except CivdeskError as exc:
                 log.warning("channel %s: skipped an update we cannot parse: %s", channel_id, exc)
         if next_offset != offset:

@@ -51,14 +51,18 @@ async def list_messages(
 @router.post("/{conversation_id}/messages", response_model=MessageRead, status_code=status.HTTP_202_ACCEPTED)
 async def reply(conversation_id: int, body: MessageCreate, who: CurrentAgent, session: SessionDep) -> MessageRead:
     """Accepted once the reply and its delivery job are committed; delivery status follows by websocket."""
-    message = await conversation_service.reply(session=session, who=who, conversation_id=conversation_id, text=body.text)
+    message = await conversation_service.reply(
+        session=session, who=who, conversation_id=conversation_id, text=body.text
+    )
     await realtime_service.commit(session)
     return message
 
 
 @router.post("/{conversation_id}/notes", response_model=MessageRead, status_code=status.HTTP_201_CREATED)
 async def add_note(conversation_id: int, body: NoteCreate, who: CurrentAgent, session: SessionDep) -> MessageRead:
-    note = await conversation_service.add_note(session=session, who=who, conversation_id=conversation_id, text=body.text)
+    note = await conversation_service.add_note(
+        session=session, who=who, conversation_id=conversation_id, text=body.text
+    )
     await realtime_service.commit(session)
     return note
 

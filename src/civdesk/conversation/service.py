@@ -26,7 +26,7 @@ from civdesk.delivery import service as delivery_service
 from civdesk.realtime import service as realtime_service
 
 
-def _with_names() -> Select[tuple[Conversation, str, str]]:
+def _with_names() -> Select[Conversation, str, str]:
     return (
         select(Conversation, Channel.type, Contact.display_name)
         .join(Channel, Channel.id == Conversation.channel_id)
@@ -84,8 +84,12 @@ async def messages(
     )
     items = [MessageRead.model_validate(m) for m in rows[:limit]]
     audit_service.record(
-        session=session, action="conversation.messages.view", subject_type="conversation",
-        subject_id=conversation_id, agency_id=who.agency_id, actor_agent_id=who.agent_id,
+        session=session,
+        action="conversation.messages.view",
+        subject_type="conversation",
+        subject_id=conversation_id,
+        agency_id=who.agency_id,
+        actor_agent_id=who.agent_id,
         detail={"after_id": after_id, "count": len(items)},
     )
     return MessagePage(items=items, next_after_id=items[-1].id if len(rows) > limit else None)
@@ -96,9 +100,14 @@ async def reply(*, session: AsyncSession, who: AgentIdentity, conversation_id: i
     conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
     stamp = now()
     message = Message(
-        conversation_id=conversation.id, agency_id=conversation.agency_id, channel_id=conversation.channel_id,
-        direction=Direction.OUT.value, author_agent_id=who.agent_id, text=text,
-        delivery_status=DeliveryStatus.QUEUED.value, created_at=stamp,
+        conversation_id=conversation.id,
+        agency_id=conversation.agency_id,
+        channel_id=conversation.channel_id,
+        direction=Direction.OUT.value,
+        author_agent_id=who.agent_id,
+        text=text,
+        delivery_status=DeliveryStatus.QUEUED.value,
+        created_at=stamp,
     )
     session.add(message)
     if conversation.first_response_at is None:
@@ -111,7 +120,9 @@ async def reply(*, session: AsyncSession, who: AgentIdentity, conversation_id: i
     read = MessageRead.model_validate(message)
     conv = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
     realtime_service.emit(
-        session=session, agency_id=conversation.agency_id, type=events.MESSAGE_CREATED,
+        session=session,
+        agency_id=conversation.agency_id,
+        type=events.MESSAGE_CREATED,
         payload={"message": event_payload(read), "conversation": event_payload(conv)},
     )
     return read
@@ -121,16 +132,23 @@ async def add_note(*, session: AsyncSession, who: AgentIdentity, conversation_id
     """An internal note: colleagues see it, the citizen never does."""
     conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
     message = Message(
-        conversation_id=conversation.id, agency_id=conversation.agency_id, channel_id=conversation.channel_id,
-        direction=Direction.NOTE.value, author_agent_id=who.agent_id, text=text,
-        delivery_status=DeliveryStatus.NOT_APPLICABLE.value, created_at=now(),
+        conversation_id=conversation.id,
+        agency_id=conversation.agency_id,
+        channel_id=conversation.channel_id,
+        direction=Direction.NOTE.value,
+        author_agent_id=who.agent_id,
+        text=text,
+        delivery_status=DeliveryStatus.NOT_APPLICABLE.value,
+        created_at=now(),
     )
     session.add(message)
     await session.flush()
     read = MessageRead.model_validate(message)
     conv = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
     realtime_service.emit(
-        session=session, agency_id=conversation.agency_id, type=events.MESSAGE_CREATED,
+        session=session,
+        agency_id=conversation.agency_id,
+        type=events.MESSAGE_CREATED,
         payload={"message": event_payload(read), "conversation": event_payload(conv)},
     )
     return read
@@ -143,7 +161,10 @@ async def assign_to_me(*, session: AsyncSession, who: AgentIdentity, conversatio
     conversation.assignee_id = who.agent_id
     read = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
     realtime_service.emit(
-        session=session, agency_id=conversation.agency_id, type=events.CONVERSATION_ASSIGNED, payload=event_payload(read)
+        session=session,
+        agency_id=conversation.agency_id,
+        type=events.CONVERSATION_ASSIGNED,
+        payload=event_payload(read),
     )
     realtime_service.emit(
         session=session, agency_id=conversation.agency_id, type=events.CONVERSATION_UPDATED, payload=event_payload(read)

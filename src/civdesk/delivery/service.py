@@ -51,7 +51,9 @@ async def claim_due(*, session: AsyncSession, limit: int, lease_seconds: float) 
         job.status = JobStatus.SENDING.value
         job.attempts += 1
         job.due_at = lease_end
-    return [ClaimedJob(job_id=j.id, message_id=j.message_id, channel_id=j.channel_id, attempts=j.attempts) for j in jobs]
+    return [
+        ClaimedJob(job_id=j.id, message_id=j.message_id, channel_id=j.channel_id, attempts=j.attempts) for j in jobs
+    ]
 
 
 async def get(*, session: AsyncSession, job_id: int) -> DeliveryJob | None:

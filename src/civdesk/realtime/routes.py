@@ -63,8 +63,9 @@ async def _pump(websocket: WebSocket, live: asyncio.Queue[dict[str, Any]], sent:
     try:
         while websocket.client_state == WebSocketState.CONNECTED:
             getter = asyncio.create_task(live.get())
-            done, _ = await asyncio.wait({getter, reader}, timeout=HEARTBEAT_SECONDS,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, reader}, timeout=HEARTBEAT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
             if getter not in done:
                 getter.cancel()
                 if reader in done:

@@ -50,7 +50,9 @@ async def discard(session: AsyncSession) -> None:
     session.info.pop(_PENDING_TOPICS, None)
 
 
-async def events_after(*, session: AsyncSession, agency_id: int, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
+async def events_after(
+    *, session: AsyncSession, agency_id: int, after_id: int, limit: int = 500
+) -> list[dict[str, Any]]:
     """The agency's events with ids above a client's cursor, oldest first (for resume)."""
     rows = await session.scalars(
         select(EventRecord)

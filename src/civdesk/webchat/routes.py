@@ -45,9 +45,7 @@ def _bearer(authorization: str | None) -> str:
 @router.get("/chat/{agency_slug}", response_class=HTMLResponse, include_in_schema=False)
 async def chat_page(agency_slug: str, request: Request, session: SessionDep) -> HTMLResponse:
     agency_name, _ = await _agency_channel(session, agency_slug)
-    return templates.TemplateResponse(
-        request, "chat.html", {"agency_name": agency_name, "agency_slug": agency_slug}
-    )
+    return templates.TemplateResponse(request, "chat.html", {"agency_name": agency_name, "agency_slug": agency_slug})
 
 
 @router.post("/chat/{agency_slug}/session", response_model=ChatSessionRead)
@@ -73,8 +71,12 @@ async def send_message(
     _, channel = await _agency_channel(session, agency_slug)
     await session.close()  # receive() runs its own transaction
     outcome = await receive(
-        sessionmaker=sessionmaker, channel_type="webchat", channel_id=channel.id, headers={},
-        body=webchat_service.inbound_body(session_id=session_id, message=body), verified=True,
+        sessionmaker=sessionmaker,
+        channel_type="webchat",
+        channel_id=channel.id,
+        headers={},
+        body=webchat_service.inbound_body(session_id=session_id, message=body),
+        verified=True,
     )
     return {"ok": True, "duplicate": outcome.duplicates > 0}
 
@@ -139,9 +141,12 @@ async def _next_relevant(live: asyncio.Queue[dict[str, object]], channel_id: int
             continue
         payload = event.get("payload")
         conversation = payload.get("conversation") if isinstance(payload, dict) else None
-        if event.get("type") in _CITIZEN_EVENTS and isinstance(conversation, dict):
-            if conversation.get("channel_id") == channel_id:
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    while True:  # coalesce a burst into one transcript read
-                        live.get_nowait()
-                return
+        if (
+            event.get("type") in _CITIZEN_EVENTS
+            and isinstance(conversation, dict)
+            and conversation.get("channel_id") == channel_id
+        ):
+            with contextlib.suppress(asyncio.QueueEmpty):
+                while True:  # coalesce a burst into one transcript read
+                    live.get_nowait()
+            return

@@ -48,7 +48,9 @@ def _sender(user: User | None, chat_id: int) -> Sender:
         return Sender(external_id=str(chat_id), display_name=str(chat_id))
     name = " ".join(part for part in (user.first_name, user.last_name) if part)
     return Sender(
-        external_id=str(chat_id), display_name=name or str(chat_id), username=user.username,
+        external_id=str(chat_id),
+        display_name=name or str(chat_id),
+        username=user.username,
         language=user.language_code,
     )
 
@@ -76,27 +78,63 @@ def _attachments(message: Message) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     if message.photo:
         largest = message.photo[-1]  # Telegram lists sizes smallest first
-        found.append({"kind": "photo", "file_id": largest.file_id, "size": largest.file_size,
-                      "width": largest.width, "height": largest.height})
+        found.append(
+            {
+                "kind": "photo",
+                "file_id": largest.file_id,
+                "size": largest.file_size,
+                "width": largest.width,
+                "height": largest.height,
+            }
+        )
     if message.document is not None:
         doc = message.document
-        found.append({"kind": "document", "file_id": doc.file_id, "name": doc.file_name,
-                      "mime_type": doc.mime_type, "size": doc.file_size})
+        found.append(
+            {
+                "kind": "document",
+                "file_id": doc.file_id,
+                "name": doc.file_name,
+                "mime_type": doc.mime_type,
+                "size": doc.file_size,
+            }
+        )
     if message.voice is not None:
-        found.append({"kind": "voice", "file_id": message.voice.file_id, "mime_type": message.voice.mime_type,
-                      "size": message.voice.file_size, "duration": message.voice.duration})
+        found.append(
+            {
+                "kind": "voice",
+                "file_id": message.voice.file_id,
+                "mime_type": message.voice.mime_type,
+                "size": message.voice.file_size,
+                "duration": message.voice.duration,
+            }
+        )
     if message.venue is not None:
         venue = message.venue
-        found.append({"kind": "location", "latitude": venue.location.latitude,
-                      "longitude": venue.location.longitude, "title": venue.title, "address": venue.address})
+        found.append(
+            {
+                "kind": "location",
+                "latitude": venue.location.latitude,
+                "longitude": venue.location.longitude,
+                "title": venue.title,
+                "address": venue.address,
+            }
+        )
     elif message.location is not None:
-        found.append({"kind": "location", "latitude": message.location.latitude,
-                      "longitude": message.location.longitude})
+        found.append(
+            {"kind": "location", "latitude": message.location.latitude, "longitude": message.location.longitude}
+        )
     if message.contact is not None:
         contact = message.contact
         own = message.from_user is not None and contact.user_id == message.from_user.id
-        found.append({"kind": "contact", "phone_number": contact.phone_number, "first_name": contact.first_name,
-                      "last_name": contact.last_name, "is_own_number": own})
+        found.append(
+            {
+                "kind": "contact",
+                "phone_number": contact.phone_number,
+                "first_name": contact.first_name,
+                "last_name": contact.last_name,
+                "is_own_number": own,
+            }
+        )
     return found
 
 

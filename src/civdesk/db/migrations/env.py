@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import MetaData, engine_from_config, pool
 
 
-def _metadata():  # type: ignore[no-untyped-def]
+def _metadata() -> MetaData:
     # Only autogenerate needs the models; importing them lazily keeps db/ free of domain imports at runtime.
     from civdesk.models import Base
 

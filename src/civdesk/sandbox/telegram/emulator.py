@@ -10,121 +10,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import html
 import itertools
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from civdesk.sandbox.telegram.webhook import PushJob, WebhookPusher
+from civdesk.sandbox.telegram.state import (
+    CONFLICT,
+    METHOD_NAMES,
+    METHODS,
+    SECRET_RE,
+    TOKEN_RE,
+    BotApiError,
+    BotSpec,
+    BotState,
+    Chat,
+    Failure,
+    JsonDict,
+    Queued,
+    SandboxError,
+    Webhook,
+    citizen_message,
+    fresh_id_base,
+    member_change,
+    plain_text,
+)
+from civdesk.sandbox.telegram.webhook import WebhookPusher
 
-JsonDict = dict[str, Any]
-
-METHODS = ("getMe", "setWebhook", "deleteWebhook", "getWebhookInfo", "getUpdates", "sendMessage",
-           "answerCallbackQuery")
-_METHOD_NAMES = {name.lower(): name for name in METHODS}
-_TOKEN_RE = re.compile(r"^\d{1,15}:[A-Za-z0-9_-]{1,100}$")
-_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_CONFLICT = ("Conflict: can't use getUpdates method while webhook is active; "
-             "use deleteWebhook to delete the webhook first")
-
-
-class BotApiError(Exception):
-    """A Bot API failure; answered with HTTP status == error_code, as aiogram expects."""
-
-    def __init__(self, status: int, description: str, *, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.retry_after = retry_after
-
-    def body(self) -> JsonDict:
-        body: JsonDict = {"ok": False, "error_code": self.status, "description": self.description}
-        if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
-        return body
-
-
-class SandboxError(Exception):
-    """Misuse of the sandbox's own API (citizen side, control); ``status`` is the HTTP status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class BotSpec:
-    token: str
-    username: str
-    first_name: str
-
-
-@dataclass
-class _Queued:
-    update: JsonDict
-    chat_id: int
-
-
-@dataclass
-class _Failure:
-    status: int
-    description: str
-    retry_after: int | None
-    times: int
-
-
-@dataclass
-class _Webhook:
-    url: str
-    secret_token: str | None
-    max_connections: int
-    generation: int
-
-
-@dataclass
-class _Chat:
-    user: JsonDict
-    next_message_id: int
-    blocked: bool = False
-    bot_messages: dict[int, JsonDict] = field(default_factory=dict)
-    transcript: list[JsonDict] = field(default_factory=list)
-
-    def chat_object(self) -> JsonDict:
-        chat = {k: v for k, v in self.user.items() if k in ("id", "first_name", "last_name", "username")}
-        return {**chat, "type": "private"}
-
-
-@dataclass
-class _Bot:
-    spec: BotSpec
-    user: JsonDict
-    next_update_id: int
-    queue: list[_Queued] = field(default_factory=list)
-    chats: dict[int, _Chat] = field(default_factory=dict)
-    webhook: _Webhook | None = None
-    allowed_updates: list[str] | None = None
-    last_error: tuple[int, str] | None = None
-    failures: dict[str, list[_Failure]] = field(default_factory=dict)
-    open_queries: dict[str, int] = field(default_factory=dict)  # callback query id -> chat id
-    duplicate_pushes: int = 0
-    sends: list[JsonDict] = field(default_factory=list)
-
-
-def _fresh_id_base() -> int:
-    # A restarted sandbox must not reuse update/message ids that a persistent civdesk database has
-    # already seen and would dedupe: start each run in its own block of 1000 ids per second.
-    return 1 + (int(time.time()) % 1_000_000) * 1000
-
-
-def _plain_text(text: str, parse_mode: str | None) -> str:
-    # Telegram returns the text without markup; only HTML is undone here, enough for the page.
-    if (parse_mode or "").lower() != "html":
-        return text
-    return html.unescape(re.sub(r"<[^>]*>", "", text))
+__all__ = ["BotApiError", "BotSpec", "SandboxError", "TelegramEmulator"]
 
 
 class TelegramEmulator:
@@ -134,9 +49,9 @@ class TelegramEmulator:
         self.retry_base_delay = retry_base_delay
         self.retry_max_delay = retry_max_delay
         self.push_timeout = push_timeout
-        self._id_base = _fresh_id_base() if id_base is None else id_base
+        self._id_base = fresh_id_base() if id_base is None else id_base
         self._cond = threading.Condition()
-        self._bots: dict[str, _Bot] = {}
+        self._bots: dict[str, BotState] = {}
         self._seq = 0
         self._generations = itertools.count(1)
         self._query_ids = itertools.count(self._id_base * 1000)
@@ -159,7 +74,8 @@ class TelegramEmulator:
                 return
             self._loop = loop
             self._poll_events = {}
-            self._pusher = WebhookPusher(self, timeout=self.push_timeout)
+            self._pusher = WebhookPusher(self._bots, self._cond, retry_base_delay=self.retry_base_delay,
+                                         retry_max_delay=self.retry_max_delay, timeout=self.push_timeout)
             tokens = list(self._bots)
         for token in tokens:
             self._on_changed(token)
@@ -189,7 +105,7 @@ class TelegramEmulator:
     # -- bots --------------------------------------------------------------------------------------
 
     def add_bot(self, *, token: str, username: str, first_name: str) -> None:
-        if not _TOKEN_RE.match(token):
+        if not TOKEN_RE.match(token):
             raise SandboxError(422, "token must look like 123456:ABC-def")
         if not username or not first_name:
             raise SandboxError(422, "username and first_name are required")
@@ -202,7 +118,7 @@ class TelegramEmulator:
                 if existing.spec != spec:
                     raise SandboxError(409, "a different bot already uses this token")
                 return
-            self._bots[token] = _Bot(spec=spec, user=user, next_update_id=self._id_base)
+            self._bots[token] = BotState(spec=spec, user=user, next_update_id=self._id_base)
 
     def bots(self) -> list[JsonDict]:
         with self._cond:
@@ -210,7 +126,7 @@ class TelegramEmulator:
                      "id": b.user["id"], "webhook_url": b.webhook.url if b.webhook else ""}
                     for b in self._bots.values()]
 
-    def _bot(self, token: str) -> _Bot:
+    def _bot(self, token: str) -> BotState:
         bot = self._bots.get(token)
         if bot is None:
             raise SandboxError(404, "unknown bot token")
@@ -224,7 +140,7 @@ class TelegramEmulator:
             bot = self._bots.get(token)
             if bot is None:
                 raise BotApiError(401, "Unauthorized")
-            name = _METHOD_NAMES.get(method.lower())
+            name = METHOD_NAMES.get(method.lower())
             if name is None:
                 raise BotApiError(404, "Not Found")
             queue = bot.failures.get(name, [])
@@ -238,7 +154,7 @@ class TelegramEmulator:
 
     def get_me(self, token: str) -> JsonDict:
         with self._cond:
-            return {**self._bots[token].user, "can_join_groups": True, "can_read_all_group_messages": False,
+            return {**self._bot(token).user, "can_join_groups": True, "can_read_all_group_messages": False,
                     "supports_inline_queries": False, "can_connect_to_business": False,
                     "has_main_web_app": False}
 
@@ -246,11 +162,11 @@ class TelegramEmulator:
                     allowed_updates: list[str] | None, drop_pending_updates: bool) -> None:
         if url and not re.match(r"^https?://[^/\s]+", url):
             raise BotApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
-        if secret_token is not None and not _SECRET_RE.match(secret_token):
+        if secret_token is not None and not SECRET_RE.match(secret_token):
             raise BotApiError(400, "Bad Request: bad webhook: secret token contains unallowed characters")
         with self._cond:
-            bot = self._bots[token]
-            bot.webhook = (_Webhook(url=url, secret_token=secret_token,
+            bot = self._bot(token)
+            bot.webhook = (Webhook(url=url, secret_token=secret_token,
                                     max_connections=min(max(max_connections, 1), 100),
                                     generation=next(self._generations)) if url else None)
             if allowed_updates is not None:
@@ -263,7 +179,7 @@ class TelegramEmulator:
     def delete_webhook(self, token: str, *, drop_pending_updates: bool) -> bool:
         """Returns whether a webhook was set."""
         with self._cond:
-            bot = self._bots[token]
+            bot = self._bot(token)
             had, bot.webhook = bot.webhook is not None, None
             if drop_pending_updates:
                 bot.queue.clear()
@@ -272,7 +188,7 @@ class TelegramEmulator:
 
     def get_webhook_info(self, token: str) -> JsonDict:
         with self._cond:
-            bot = self._bots[token]
+            bot = self._bot(token)
             info: JsonDict = {"url": bot.webhook.url if bot.webhook else "", "has_custom_certificate": False,
                               "pending_update_count": len(bot.queue)}
             if bot.webhook is not None:
@@ -288,9 +204,9 @@ class TelegramEmulator:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(poll_seconds, 0.0)
         with self._cond:
-            bot = self._bots[token]
+            bot = self._bot(token)
             if bot.webhook is not None:
-                raise BotApiError(409, _CONFLICT)
+                raise BotApiError(409, CONFLICT)
             if allowed_updates is not None:
                 bot.allowed_updates = allowed_updates or None
             if offset < 0:
@@ -298,7 +214,7 @@ class TelegramEmulator:
         while True:
             with self._cond:
                 if bot.webhook is not None:
-                    raise BotApiError(409, _CONFLICT)
+                    raise BotApiError(409, CONFLICT)
                 if offset > 0:
                     bot.queue = [q for q in bot.queue if q.update["update_id"] >= offset]
                 batch = [q.update for q in bot.queue[:limit]]
@@ -317,7 +233,7 @@ class TelegramEmulator:
         if len(text) > 4096:
             raise BotApiError(400, "Bad Request: message is too long")
         with self._cond:
-            bot = self._bots[token]
+            bot = self._bot(token)
             chat = bot.chats.get(chat_id) if isinstance(chat_id, int) else None
             if chat is None:
                 raise BotApiError(400, "Bad Request: chat not found")
@@ -325,7 +241,7 @@ class TelegramEmulator:
                 raise BotApiError(403, "Forbidden: bot was blocked by the user")
             message: JsonDict = {"message_id": self._next_message_id(chat),
                                  "from": dict(bot.user), "chat": chat.chat_object(),
-                                 "date": int(time.time()), "text": _plain_text(text, parse_mode)}
+                                 "date": int(time.time()), "text": plain_text(text, parse_mode)}
             # Telegram echoes only inline keyboards back in the Message.
             if reply_markup is not None and "inline_keyboard" in reply_markup:
                 message["reply_markup"] = reply_markup
@@ -341,7 +257,7 @@ class TelegramEmulator:
     def answer_callback_query(self, token: str, *, callback_query_id: str, text: str | None,
                               show_alert: bool) -> None:
         with self._cond:
-            bot = self._bots[token]
+            bot = self._bot(token)
             if callback_query_id not in bot.open_queries:
                 raise BotApiError(400, "Bad Request: query is too old and response timeout expired "
                                        "or query ID is invalid")
@@ -367,17 +283,12 @@ class TelegramEmulator:
             bot = self._bot(token)
             chat = bot.chats.get(chat_id)
             if chat is None:
-                chat = bot.chats[chat_id] = _Chat(user={}, next_message_id=self._id_base)
+                chat = bot.chats[chat_id] = Chat(user={}, next_message_id=self._id_base)
             self._check_not_blocked(chat)
             chat.user = {"id": chat_id, "is_bot": False, "first_name": first_name}
             chat.user |= {k: v for k, v in (("last_name", last_name), ("username", username)) if v}
             chat.user["language_code"] = "uk"
-            message: JsonDict = {"message_id": self._next_message_id(chat), "from": dict(chat.user),
-                                 "chat": chat.chat_object(), "date": int(time.time()), "text": text}
-            if text.startswith("/"):
-                command = text.split(maxsplit=1)[0]
-                message["entities"] = [{"offset": 0, "length": len(command.encode("utf-16-le")) // 2,
-                                        "type": "bot_command"}]
+            message = citizen_message(chat, self._next_message_id(chat), text)
             self._log(chat, "citizen", "message", message_id=message["message_id"], text=text,
                       date=message["date"])
             return self._enqueue(bot, chat_id, "message", message)
@@ -412,42 +323,35 @@ class TelegramEmulator:
             if chat.blocked == blocked:
                 raise SandboxError(409, "the bot is already " + ("blocked" if blocked else "unblocked"))
             chat.blocked = blocked
-            bot_member = {k: bot.user[k] for k in ("id", "is_bot", "first_name", "username")}
-            kicked = {"user": bot_member, "status": "kicked", "until_date": 0}
-            member = {"user": dict(bot_member), "status": "member"}
             self._log(chat, "citizen", "blocked" if blocked else "unblocked")
-            user = {k: v for k, v in chat.user.items() if k != "language_code"}
-            return self._enqueue(bot, chat_id, "my_chat_member", {
-                "chat": chat.chat_object(), "from": user, "date": int(time.time()),
-                "old_chat_member": member if blocked else kicked,
-                "new_chat_member": kicked if blocked else member})
+            return self._enqueue(bot, chat_id, "my_chat_member", member_change(bot, chat, blocked=blocked))
 
-    def _chat(self, bot: _Bot, chat_id: int) -> _Chat:
+    def _chat(self, bot: BotState, chat_id: int) -> Chat:
         chat = bot.chats.get(chat_id)
         if chat is None:
             raise SandboxError(404, "no citizen has written to this bot from this chat id")
         return chat
 
     @staticmethod
-    def _check_not_blocked(chat: _Chat) -> None:
+    def _check_not_blocked(chat: Chat) -> None:
         if chat.blocked:
             raise SandboxError(409, "the citizen has blocked this bot; unblock it first")
 
     @staticmethod
-    def _next_message_id(chat: _Chat) -> int:
+    def _next_message_id(chat: Chat) -> int:
         chat.next_message_id += 1
         return chat.next_message_id - 1
 
-    def _log(self, chat: _Chat, sender: str, kind: str, **fields: Any) -> None:
+    def _log(self, chat: Chat, sender: str, kind: str, **fields: Any) -> None:
         self._seq += 1
         chat.transcript.append({"seq": self._seq, "from": sender, "kind": kind, "time": time.time(),
                                 **fields})
 
-    def _enqueue(self, bot: _Bot, chat_id: int, kind: str, payload: JsonDict) -> JsonDict:
+    def _enqueue(self, bot: BotState, chat_id: int, kind: str, payload: JsonDict) -> JsonDict:
         update = {"update_id": bot.next_update_id, kind: payload}
         bot.next_update_id += 1
         if bot.allowed_updates is None or kind in bot.allowed_updates:
-            bot.queue.append(_Queued(update=update, chat_id=chat_id))
+            bot.queue.append(Queued(update=update, chat_id=chat_id))
         self._notify(bot.spec.token)
         return copy.deepcopy(update)
 
@@ -467,7 +371,7 @@ class TelegramEmulator:
 
     def fail_next(self, *, token: str, method: str, status: int, description: str,
                   retry_after: int | None = None, times: int = 1) -> None:
-        name = _METHOD_NAMES.get(method.lower())
+        name = METHOD_NAMES.get(method.lower())
         if name is None:
             raise SandboxError(422, f"unknown method; known: {', '.join(METHODS)}")
         if not 400 <= status <= 599 or not description.strip() or times < 1:
@@ -476,7 +380,7 @@ class TelegramEmulator:
             raise SandboxError(422, "a 429 needs retry_after >= 1, as Telegram always sends it")
         with self._cond:
             self._bot(token).failures.setdefault(name, []).append(
-                _Failure(status=status, description=description, retry_after=retry_after, times=times))
+                Failure(status=status, description=description, retry_after=retry_after, times=times))
 
     def duplicate_next_push(self, *, token: str, times: int = 1) -> None:
         """The next ``times`` webhook deliveries are each POSTed twice, as after a handler timeout."""
@@ -508,38 +412,3 @@ class TelegramEmulator:
         with self._cond:
             if not self._cond.wait_for(done, timeout):
                 raise TimeoutError(f"timed out after {timeout} s waiting for {what()}")
-
-    # -- webhook pusher side (called on the server loop) -------------------------------------------
-
-    def chats_to_push(self, token: str) -> list[int]:
-        with self._cond:
-            bot = self._bots.get(token)
-            if bot is None or bot.webhook is None:
-                return []
-            return list(dict.fromkeys(q.chat_id for q in bot.queue))
-
-    def next_push(self, token: str, chat_id: int) -> PushJob | None:
-        with self._cond:
-            bot = self._bots[token]
-            if bot.webhook is None:
-                return None
-            for queued in bot.queue:
-                if queued.chat_id == chat_id:
-                    hook = bot.webhook
-                    return PushJob(token=token, update=queued.update, url=hook.url, secret=hook.secret_token,
-                                   max_connections=hook.max_connections, generation=hook.generation)
-            return None
-
-    def push_succeeded(self, job: PushJob) -> bool:
-        """Drop the delivered update; returns whether to deliver it once more (duplicate injection)."""
-        with self._cond:
-            bot = self._bots[job.token]
-            bot.queue = [q for q in bot.queue if q.update["update_id"] != job.update["update_id"]]
-            duplicate = bot.duplicate_pushes > 0
-            bot.duplicate_pushes -= int(duplicate)
-            self._cond.notify_all()
-            return duplicate
-
-    def push_failed(self, job: PushJob, message: str) -> None:
-        with self._cond:
-            self._bots[job.token].last_error = (int(time.time()), message)
