@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -312,7 +313,13 @@ def test_bot_api_takes_query_json_and_form_parameters(sandbox: LiveServer,
     by_json = httpx.post(f"{base}/sendMessage",
                          json={"chat_id": 42, "text": "j", "reply_markup": CSAT}).json()
     by_form = httpx.post(f"{base}/sendMessage", files={"chat_id": (None, "42"), "text": (None, "m")}).json()
-    assert [r["result"]["text"] for r in (by_query, by_json, by_form)] == ["q", "j", "m"]
+    # Some clients post UTF-8 without percent-encoding it; Telegram reads that as UTF-8 too.
+    raw_form = httpx.post(f"{base}/sendMessage", content="chat_id=42&text=Привіт".encode(),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"}).json()
+    assert [r["result"]["text"] for r in (by_query, by_json, by_form, raw_form)] == ["q", "j", "m", "Привіт"]
+    broken = httpx.post(f"{base}/sendMessage", content=b"--x\r\nnonsense",
+                        headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert broken.status_code == 400 and broken.json()["ok"] is False
     assert by_json["result"]["reply_markup"] == CSAT
     bad = httpx.post(f"{base}/sendMessage", data={"chat_id": "42", "text": "x", "reply_markup": "{oops"})
     assert bad.status_code == 400 and bad.json()["ok"] is False
@@ -376,3 +383,13 @@ def test_citizen_page_is_served(sandbox: LiveServer) -> None:
     assert 'role="log"' in page.text and 'aria-live="polite"' in page.text
     for asset in ("sandbox.js", "sandbox.css"):
         assert httpx.get(f"{sandbox.url}/sandbox/static/{asset}").status_code == 200
+
+
+def test_live_server_reports_an_app_that_fails_to_start() -> None:
+    @asynccontextmanager
+    async def broken(_: FastAPI) -> AsyncIterator[None]:
+        raise RuntimeError("no database")
+        yield
+
+    with pytest.raises(RuntimeError, match="failed to start"), LiveServer(FastAPI(lifespan=broken)):
+        pass

@@ -14,21 +14,23 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import uvicorn
 
 
 class LiveServer:
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 10.0,
-                 shutdown_timeout: float = 5.0, log_level: str = "warning") -> None:
+                 shutdown_timeout: float = 5.0, log_level: str = "warning",
+                 lifespan: Literal["on", "off", "auto"] = "on") -> None:
         self.app = app
         self.host = host
         self._requested_port = port
         self._startup_timeout = startup_timeout
         self._shutdown_timeout = shutdown_timeout
-        # Open long polls or keep-alive clients must not stall a test's teardown.
-        self._config = uvicorn.Config(app, log_level=log_level, lifespan="auto",
+        # lifespan "on", not "auto": "auto" logs a failing startup and serves anyway, hiding the cause.
+        # A short graceful timeout: open long polls or keep-alive clients must not stall a teardown.
+        self._config = uvicorn.Config(app, log_level=log_level, lifespan=lifespan,
                                       timeout_graceful_shutdown=max(1, int(shutdown_timeout) - 1))
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None

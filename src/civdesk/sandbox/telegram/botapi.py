@@ -11,7 +11,9 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -55,10 +57,17 @@ async def _read_params(request: Request) -> Params:
             if not isinstance(data, dict):
                 raise BotApiError(400, "Bad Request: JSON object expected")
             params.update(data)
-    elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        async with request.form() as form:
-            # File uploads are not emulated; only plain fields are kept.
-            params.update((key, value) for key, value in form.multi_items() if isinstance(value, str))
+    elif content_type == "application/x-www-form-urlencoded":
+        # Decoded as UTF-8 before unquoting, so raw (unescaped) non-ASCII bytes survive as Telegram's do.
+        text = (await request.body()).decode("utf-8", errors="replace")
+        params.update(parse_qsl(text, keep_blank_values=True))
+    elif content_type == "multipart/form-data":
+        try:
+            async with request.form() as form:
+                # File uploads are not emulated; only plain fields are kept.
+                params.update((key, value) for key, value in form.multi_items() if isinstance(value, str))
+        except HTTPException:  # Starlette's answer to a malformed multipart body
+            raise BotApiError(400, "Bad Request: can't parse multipart/form-data") from None
     return params
 
 

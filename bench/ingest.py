@@ -1,0 +1,831 @@
+"""Webhook ingest: civdesk against a bare one-INSERT baseline on the same stack, in the same run.
+
+    eval "$(bash scripts/test-services.sh start)"     # PostgreSQL on 127.0.0.1:55432 (optional)
+    .venv/bin/python bench/ingest.py [--backends sqlite,postgresql] [--requests 2000] [--concurrency 32]
+
+For each backend, on a fresh database:
+
+1. civdesk runs under uvicorn in its own process (`python -m uvicorn --factory ingest:civdesk_app`),
+   with an agency, an agent and a Telegram channel seeded through civdesk's own services. An agent's
+   websocket (/api/v1/ws, bearer token from POST /api/v1/auth/login) stays open throughout.
+   Phase 1 posts `--requests` Telegram updates from `--concurrency` closed-loop senders: msg/s.
+   Phase 2 posts updates open-loop at half that rate and times each one from the moment it is sent
+   until the agent's websocket has the matching message.created event: p50/p99.
+2. The baseline runs the same way (same uvicorn flags, same process model, same engine settings
+   from civdesk.db.session.create_engine_for, same database) with one route that checks the secret
+   header, parses the JSON and INSERTs the raw body into one table: the same two phases, the latency
+   one at the same rate as civdesk's and timed as an HTTP round trip.
+
+It prints msg/s, the ratio civdesk/baseline and the latencies against the goals (ratio >= 0.5,
+p99 < 50 ms at half the maximum). It exits 0 whether or not the goals are met: it is a measurement.
+Only 127.0.0.1 is ever contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hmac
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import aiohttp
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine, insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from civdesk.config import load_settings
+from civdesk.core.clock import now
+from civdesk.db.base import BigId, UtcDateTime
+from civdesk.db.session import create_engine_for, create_sessionmaker, sync_url
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+HOST = "127.0.0.1"
+SECRET_KEY = "bench-secret-key-for-civdesk-ingest-0123456789"
+WEBHOOK_SECRET = "bench_webhook-secret"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+AGENT_EMAIL = "olena@bench.test"
+AGENT_PASSWORD = "correct horse battery"
+GOAL_RATIO = 0.5
+GOAL_P99_MS = 50.0
+MARKER = re.compile(r"#bench-[0-9a-z]+-\d+#")
+
+# --------------------------------------------------------------------------------------------------
+# The baseline: the same FastAPI/uvicorn/SQLAlchemy stack doing one INSERT per webhook.
+# --------------------------------------------------------------------------------------------------
+
+bench_metadata = MetaData()
+bench_raw = Table(
+    "bench_raw", bench_metadata,
+    Column("id", BigId, primary_key=True),
+    Column("channel_id", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+def _baseline_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return maker
+
+
+def baseline_app() -> FastAPI:
+    """uvicorn --factory target: POST /baseline/{channel_id} = secret check + json.loads + one INSERT."""
+    settings = load_settings()
+    secret = os.environ.get("CIVDESK_BENCH_WEBHOOK_SECRET", WEBHOOK_SECRET).encode()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine_for(settings.database_url)
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="civdesk ingest baseline", lifespan=lifespan)
+
+    @app.post("/baseline/{channel_id}")
+    async def baseline(
+        channel_id: int, request: Request,
+        sessionmaker: Annotated[async_sessionmaker[AsyncSession], Depends(_baseline_sessionmaker)],
+    ) -> JSONResponse:
+        body = await request.body()
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, secret):
+            return JSONResponse({"error": {"code": "unauthorized"}}, status_code=401)
+        try:
+            update = json.loads(body)
+        except ValueError:
+            return JSONResponse({"error": {"code": "invalid_input"}}, status_code=400)
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            return JSONResponse({"error": {"code": "invalid_input"}}, status_code=400)
+        async with sessionmaker() as session:
+            await session.execute(
+                insert(bench_raw).values(channel_id=channel_id, body=body.decode(), created_at=now())
+            )
+            await session.commit()
+        return JSONResponse({"ok": True})
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def civdesk_app() -> FastAPI:
+    """uvicorn --factory target: civdesk itself, configured from CIVDESK_* variables."""
+    from civdesk.app import create_app
+
+    return create_app()
+
+
+# --------------------------------------------------------------------------------------------------
+# Databases and the seeded world.
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Database:
+    backend: str
+    url: str
+    drop: Callable[[], None]
+
+
+@contextlib.contextmanager
+def fresh_database(backend: str, *, workdir: Path, postgres_url: str | None) -> Iterator[Database]:
+    """A migrated civdesk database plus the baseline's table; dropped afterwards."""
+    from civdesk.db.migrate import upgrade
+
+    if backend == "sqlite":
+        url = f"sqlite:///{workdir / 'civdesk-bench.db'}"
+        database = Database(backend, url, lambda: None)
+    else:
+        import psycopg
+
+        assert postgres_url
+        name = f"civdesk_bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+        def drop() -> None:
+            with psycopg.connect(postgres_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        database = Database(backend, url, drop)
+    try:
+        upgrade(url)
+        engine = create_engine(sync_url(url))
+        try:
+            bench_metadata.create_all(engine)
+        finally:
+            engine.dispose()
+        yield database
+    finally:
+        database.drop()
+
+
+@dataclass(frozen=True)
+class World:
+    agency_id: int
+    channel_id: int
+
+
+async def seed(url: str) -> World:
+    """One agency, one agent, one Telegram channel with a known webhook secret (as tests/support do)."""
+    from civdesk.agency import service as agency_service
+    from civdesk.agent import service as agent_service
+    from civdesk.channel import service as channel_service
+
+    engine = create_engine_for(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            agency = await agency_service.create(session=session, slug="bench", name="Міністерство бенчмарків")
+            await agent_service.create(
+                session=session, agency=agency, email=AGENT_EMAIL, password=AGENT_PASSWORD, name="Олена",
+            )
+            channel = await channel_service.add(
+                session=session, agency=agency, type="telegram", name="@bench_bot",
+                # Nothing is sent to Telegram here; a closed loopback port, should anything try.
+                config={"api_base": f"http://{HOST}:9"},
+                secrets={"token": "4242:bench-bot-token", "secret": WEBHOOK_SECRET},
+            )
+            await session.commit()
+            return World(agency_id=agency.id, channel_id=channel.id)
+    finally:
+        await engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------------
+# Servers: each in its own process, started the same way.
+# --------------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """`python -m uvicorn --factory ingest:<factory>` on 127.0.0.1, one process, uvicorn's defaults
+    (uvloop + httptools when installed, as with `civdesk serve`), access log off for both."""
+
+    def __init__(self, *, factory: str, env: dict[str, str], log_path: Path,
+                 python_prefix: tuple[str, ...] = ()) -> None:
+        self.factory = factory
+        self.env = env
+        self.log_path = log_path
+        self.python_prefix = python_prefix
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    async def start(self) -> None:
+        self.port = _free_port()
+        command = [
+            sys.executable, *self.python_prefix, "-m", "uvicorn", "--factory", f"ingest:{self.factory}",
+            "--app-dir", str(BENCH_DIR), "--host", HOST, "--port", str(self.port),
+            "--log-level", "warning", "--no-access-log",
+        ]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession() as client:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.factory} exited with {self.process.returncode}:\n{self.log_tail()}")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with client.get(f"{self.url}/healthz") as response:
+                        if response.status == 200:
+                            return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.factory} did not answer /healthz within 60 s:\n{self.log_tail()}")
+                await asyncio.sleep(0.1)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process so far (Linux /proc)."""
+        if self.process is None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return math.nan
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------------------------------
+# The load: real Telegram updates from a few thousand private chats.
+# --------------------------------------------------------------------------------------------------
+
+FIRST_NAMES = ("Оксана", "Петро", "Марія", "Іван", "Олег", "Наталія", "Андрій", "Світлана", "Тарас", "Ірина")
+LAST_NAMES = ("Шевченко", "Коваленко", "Бондаренко", "Ткаченко", "Кравченко", "Олійник", "Мельник", None)
+TEXTS = (
+    "Добрий день! Коли прийде субсидія за цей місяць?",
+    "Як подати заяву на допомогу при народженні дитини?",
+    "Мені не нарахували пенсію, що робити?",
+    "Дякую, документи надіслала.",
+    "Підкажіть, будь ласка, які документи потрібні для перерахунку?",
+    "Так",
+    "Чи можна записатися на прийом онлайн? Я живу в Харкові, а прописана у Львові.",
+)
+
+
+@dataclass
+class Workload:
+    """Distinct update_ids; a `new_share` of messages come from a chat never seen before (civdesk
+    creates contact + identity + conversation), the rest continue a random earlier chat (civdesk finds
+    the contact and its open conversation). One in ten is a photo with a caption."""
+
+    tag: str
+    chats: int
+    new_share: float
+    seed: int = 7
+    rng: random.Random = field(init=False)
+    seq: int = 0
+    chat_ids: list[int] = field(default_factory=list)
+    message_ids: dict[int, int] = field(default_factory=dict)
+    new_chats: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def next(self) -> tuple[str, bytes]:
+        self.seq += 1
+        rng = self.rng
+        if not self.chat_ids or (len(self.chat_ids) < self.chats and rng.random() < self.new_share):
+            chat_id = 380_000_000 + len(self.chat_ids) * 7919 + 1
+            self.chat_ids.append(chat_id)
+            self.new_chats += 1
+        else:
+            chat_id = rng.choice(self.chat_ids)
+        message_id = self.message_ids.get(chat_id, 0) + 1
+        self.message_ids[chat_id] = message_id
+        name_rng = random.Random(chat_id)  # the same citizen keeps the same name
+        first, last = name_rng.choice(FIRST_NAMES), name_rng.choice(LAST_NAMES)
+        user: dict[str, Any] = {"id": chat_id, "is_bot": False, "first_name": first, "language_code": "uk",
+                                "username": f"citizen{chat_id}"}
+        chat: dict[str, Any] = {"id": chat_id, "type": "private", "first_name": first,
+                                "username": f"citizen{chat_id}"}
+        if last:
+            user["last_name"] = chat["last_name"] = last
+        marker = f"#bench-{self.tag}-{self.seq}#"
+        text = f"{rng.choice(TEXTS)} {marker}"
+        message: dict[str, Any] = {"message_id": message_id, "from": user, "chat": chat,
+                                   "date": int(time.time())}
+        if rng.random() < 0.1:
+            message["photo"] = [
+                {"file_id": f"AgAC{chat_id}x{message_id}s", "file_unique_id": f"u{chat_id}x{message_id}s",
+                 "width": 90, "height": 120, "file_size": 1400},
+                {"file_id": f"AgAC{chat_id}x{message_id}m", "file_unique_id": f"u{chat_id}x{message_id}m",
+                 "width": 960, "height": 1280, "file_size": 98000},
+            ]
+            message["caption"] = text
+        else:
+            message["text"] = text
+        update = {"update_id": 500_000_000 + self.seq, "message": message}
+        return marker, json.dumps(update, ensure_ascii=False).encode()
+
+
+# --------------------------------------------------------------------------------------------------
+# Measuring.
+# --------------------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+class EventWatch:
+    """The agent's websocket: when each marked message.created event arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.other_events: Counter[str] = Counter()
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+
+    async def connect(self, client: aiohttp.ClientSession, base_url: str) -> None:
+        async with client.post(f"{base_url}/api/v1/auth/login",
+                               json={"email": AGENT_EMAIL, "password": AGENT_PASSWORD}) as response:
+            response.raise_for_status()
+            token = (await response.json())["access_token"]
+        ws_url = base_url.replace("http://", "ws://") + "/api/v1/ws"
+        self._ws = await client.ws_connect(ws_url, params={"token": token}, max_msg_size=0)
+        hello = await self._ws.receive_json(timeout=10)
+        if hello.get("type") != "hello":
+            raise RuntimeError(f"unexpected first websocket message: {hello}")
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        async for frame in self._ws:
+            if frame.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            stamp = time.perf_counter()
+            event = json.loads(frame.data)
+            kind = event.get("type", "?")
+            if kind == "message.created":
+                found = MARKER.search(event["payload"]["message"]["text"])
+                if found:
+                    self.arrived.setdefault(found.group(0), stamp)
+                    self._changed.set()
+                    continue
+            self.other_events[kind] += 1
+
+    async def wait_for(self, markers: list[str], timeout: float) -> int:
+        """Waits until every marker has arrived or the timeout passes; returns how many are missing."""
+        deadline = time.monotonic() + timeout
+        while True:
+            missing = sum(1 for m in markers if m not in self.arrived)
+            if not missing or time.monotonic() > deadline:
+                return missing
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=max(0.01, deadline - time.monotonic()))
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+@dataclass
+class Sent:
+    marker: str
+    sent_at: float
+    answered_at: float = math.nan
+    status: int = 0
+
+
+@dataclass
+class PhaseResult:
+    sent: list[Sent]
+    elapsed: float
+    cpu_seconds: float
+
+    @property
+    def ok(self) -> list[Sent]:
+        return [s for s in self.sent if s.status == 200]
+
+    @property
+    def failures(self) -> Counter[str]:
+        return Counter(str(s.status or "no answer") for s in self.sent if s.status != 200)
+
+    @property
+    def rate(self) -> float:
+        return len(self.ok) / self.elapsed if self.elapsed > 0 else math.nan
+
+    @property
+    def http_ms(self) -> list[float]:
+        return [(s.answered_at - s.sent_at) * 1000 for s in self.ok]
+
+    def cpu_ms_per_message(self) -> float:
+        return self.cpu_seconds * 1000 / len(self.ok) if self.ok else math.nan
+
+
+class Target:
+    """Where the load goes: the webhook URL of civdesk or of the baseline."""
+
+    def __init__(self, *, url: str, workload: Workload) -> None:
+        self.url = url
+        self.workload = workload
+        self.headers = {SECRET_HEADER: WEBHOOK_SECRET, "Content-Type": "application/json"}
+
+    async def post(self, client: aiohttp.ClientSession) -> Sent:
+        marker, body = self.workload.next()
+        sent = Sent(marker=marker, sent_at=time.perf_counter())
+        try:
+            async with client.post(self.url, data=body, headers=self.headers) as response:
+                await response.read()
+                sent.status = response.status
+        except (aiohttp.ClientError, TimeoutError):
+            sent.status = 0
+        sent.answered_at = time.perf_counter()
+        return sent
+
+
+async def closed_loop(client: aiohttp.ClientSession, target: Target, server: Server, *, count: int,
+                      concurrency: int, max_seconds: float) -> PhaseResult:
+    """`concurrency` senders, each posting its next update as soon as the previous one is answered."""
+    results: list[Sent] = []
+    remaining = count
+    deadline = time.perf_counter() + max_seconds
+
+    async def sender() -> None:
+        nonlocal remaining
+        while remaining > 0 and time.perf_counter() < deadline:
+            remaining -= 1
+            results.append(await target.post(client))
+
+    cpu_before = server.cpu_seconds()
+    started = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return PhaseResult(sent=results, elapsed=elapsed, cpu_seconds=server.cpu_seconds() - cpu_before)
+
+
+async def open_loop(client: aiohttp.ClientSession, target: Target, server: Server, *, count: int,
+                    rate: float, max_seconds: float) -> PhaseResult:
+    """Posts at a fixed rate whatever the answers (no coordinated omission), up to `count` updates."""
+    tasks: list[asyncio.Task[Sent]] = []
+    cpu_before = server.cpu_seconds()
+    started = time.perf_counter()
+    for i in range(count):
+        due = started + i / rate
+        if due - started > max_seconds:
+            break
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(target.post(client)))
+    results = list(await asyncio.gather(*tasks))
+    elapsed = time.perf_counter() - started
+    return PhaseResult(sent=results, elapsed=elapsed, cpu_seconds=server.cpu_seconds() - cpu_before)
+
+
+# --------------------------------------------------------------------------------------------------
+# One backend: civdesk, then the baseline, on the same fresh database.
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    """Figures of one server (civdesk or baseline) on one backend."""
+
+    throughput: PhaseResult
+    latency: PhaseResult
+    latency_rate: float
+    ws_ms: list[float] = field(default_factory=list)
+    events_missing_throughput: int = 0
+    events_missing_latency: int = 0
+    new_chats: int = 0
+    messages: int = 0
+
+
+@dataclass
+class BackendReport:
+    backend: str
+    civdesk: Measured | None = None
+    baseline: Measured | None = None
+    skipped: str | None = None
+
+    @property
+    def ratio(self) -> float:
+        if not self.civdesk or not self.baseline:
+            return math.nan
+        return self.civdesk.throughput.rate / self.baseline.throughput.rate
+
+    @property
+    def ws_p99(self) -> float:
+        return percentile(self.civdesk.ws_ms, 99) if self.civdesk else math.nan
+
+
+def server_env(url: str, args: argparse.Namespace) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVDESK_")}
+    env.update({
+        "CIVDESK_DATABASE_URL": url,
+        "CIVDESK_SECRET_KEY": SECRET_KEY,
+        "CIVDESK_ENVIRONMENT": "bench",
+        "CIVDESK_BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO / "src"), env.get("PYTHONPATH")) if p),
+    })
+    if args.redis_url:
+        env["CIVDESK_REDIS_URL"] = args.redis_url
+    return env
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def measure_civdesk(database: Database, world: World, args: argparse.Namespace, workdir: Path) -> Measured:
+    prefix: tuple[str, ...] = ()
+    if args.profile_dir:
+        args.profile_dir.mkdir(parents=True, exist_ok=True)
+        prefix = ("-m", "cProfile", "-o", str(args.profile_dir / f"civdesk-{database.backend}.prof"))
+    server = Server(factory="civdesk_app", env=server_env(database.url, args),
+                    log_path=workdir / f"civdesk-{database.backend}.log", python_prefix=prefix)
+    await server.start()
+    watch = EventWatch()
+    workload = Workload(tag=f"c{database.backend[:2]}", chats=args.chats, new_share=args.new_chat_share)
+    target = Target(url=f"{server.url}/webhooks/telegram/{world.channel_id}", workload=workload)
+    connector = aiohttp.TCPConnector(limit=0)
+    try:
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
+            await watch.connect(client, server.url)
+            warm = await closed_loop(client, target, server, count=args.warmup, concurrency=args.concurrency,
+                                     max_seconds=args.max_phase_seconds)
+            await watch.wait_for([s.marker for s in warm.ok], timeout=10)
+            say(f"  civdesk   warm-up {len(warm.ok)}/{len(warm.sent)} ok")
+
+            throughput = await closed_loop(client, target, server, count=args.requests,
+                                           concurrency=args.concurrency, max_seconds=args.max_phase_seconds)
+            missing_t = await watch.wait_for([s.marker for s in throughput.ok], timeout=15)
+            say(f"  civdesk   phase 1: {throughput.rate:8.1f} msg/s at concurrency {args.concurrency} "
+                f"({len(throughput.ok)} ok in {throughput.elapsed:.1f} s, failures {dict(throughput.failures)})")
+
+            rate = max(1.0, throughput.rate / 2)
+            count = min(args.requests, max(args.min_latency_samples, int(rate * args.latency_seconds)))
+            latency = await open_loop(client, target, server, count=count, rate=rate,
+                                      max_seconds=args.max_phase_seconds)
+            missing_l = await watch.wait_for([s.marker for s in latency.ok], timeout=15)
+            ws_ms = [(watch.arrived[s.marker] - s.sent_at) * 1000 for s in latency.ok if s.marker in watch.arrived]
+            say(f"  civdesk   phase 2: {len(latency.ok)} msgs at {rate:.0f}/s: webhook→websocket "
+                f"p50 {percentile(ws_ms, 50):.1f} ms p99 {percentile(ws_ms, 99):.1f} ms "
+                f"(events missing {missing_l})")
+            await watch.close()
+    finally:
+        server.stop()
+    return Measured(throughput=throughput, latency=latency, latency_rate=rate, ws_ms=ws_ms,
+                    events_missing_throughput=missing_t, events_missing_latency=missing_l,
+                    new_chats=workload.new_chats, messages=workload.seq)
+
+
+async def measure_baseline(database: Database, world: World, args: argparse.Namespace, workdir: Path,
+                           rate: float) -> Measured:
+    server = Server(factory="baseline_app", env=server_env(database.url, args),
+                    log_path=workdir / f"baseline-{database.backend}.log")
+    await server.start()
+    workload = Workload(tag=f"b{database.backend[:2]}", chats=args.chats, new_share=args.new_chat_share)
+    target = Target(url=f"{server.url}/baseline/{world.channel_id}", workload=workload)
+    connector = aiohttp.TCPConnector(limit=0)
+    try:
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
+            warm = await closed_loop(client, target, server, count=args.warmup, concurrency=args.concurrency,
+                                     max_seconds=args.max_phase_seconds)
+            say(f"  baseline  warm-up {len(warm.ok)}/{len(warm.sent)} ok")
+            throughput = await closed_loop(client, target, server, count=args.requests,
+                                           concurrency=args.concurrency, max_seconds=args.max_phase_seconds)
+            say(f"  baseline  phase 1: {throughput.rate:8.1f} msg/s at concurrency {args.concurrency} "
+                f"({len(throughput.ok)} ok in {throughput.elapsed:.1f} s, failures {dict(throughput.failures)})")
+            count = min(args.requests, max(args.min_latency_samples, int(rate * args.latency_seconds)))
+            latency = await open_loop(client, target, server, count=count, rate=rate,
+                                      max_seconds=args.max_phase_seconds)
+            say(f"  baseline  phase 2: {len(latency.ok)} msgs at {rate:.0f}/s: HTTP round trip "
+                f"p50 {percentile(latency.http_ms, 50):.1f} ms p99 {percentile(latency.http_ms, 99):.1f} ms")
+    finally:
+        server.stop()
+    return Measured(throughput=throughput, latency=latency, latency_rate=rate,
+                    new_chats=workload.new_chats, messages=workload.seq)
+
+
+async def run_backend(backend: str, args: argparse.Namespace) -> BackendReport:
+    postgres_url = args.postgres_url or os.environ.get("CIVDESK_TEST_POSTGRES_URL")
+    if backend == "postgresql" and not postgres_url:
+        return BackendReport(backend, skipped="no PostgreSQL: pass --postgres-url or set CIVDESK_TEST_POSTGRES_URL "
+                                              "(eval \"$(bash scripts/test-services.sh start)\")")
+    workdir = Path(tempfile.mkdtemp(prefix=f"civdesk-bench-{backend}-"))
+    report = BackendReport(backend)
+    try:
+        with fresh_database(backend, workdir=workdir, postgres_url=postgres_url) as database:
+            world = await seed(database.url)
+            say(f"{backend}: database ready ({make_url(database.url).render_as_string(hide_password=True)})")
+            report.civdesk = await measure_civdesk(database, world, args, workdir)
+            report.baseline = await measure_baseline(database, world, args, workdir, report.civdesk.latency_rate)
+    except Exception as exc:
+        report.skipped = f"failed: {type(exc).__name__}: {exc}"
+        say(f"{backend}: {report.skipped}")
+        for log in sorted(workdir.glob("*.log")):
+            say(f"--- {log.name} (last lines) ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-20:]))
+    finally:
+        if args.keep_logs:
+            say(f"{backend}: server logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return report
+
+
+# --------------------------------------------------------------------------------------------------
+# Report.
+# --------------------------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.1f}"
+
+
+def render(reports: list[BackendReport], args: argparse.Namespace) -> str:
+    lines = [
+        "",
+        f"webhook ingest, {args.requests} requests per phase 1, concurrency {args.concurrency}, "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+        + (f", Redis bus {args.redis_url}" if args.redis_url else ", in-memory bus (one process)"),
+        "",
+        f"{'backend':<11}{'civdesk msg/s':>14}{'baseline msg/s':>16}{'ratio':>7}{'@ rate':>8}"
+        f"{'ws p50 ms':>11}{'ws p99 ms':>11}{'base p50/p99 ms':>17}"
+        f"   goals (ratio ≥ {GOAL_RATIO}, p99 < {GOAL_P99_MS:.0f} ms)",
+    ]
+    verdicts: list[str] = []
+    for r in reports:
+        if r.skipped or not r.civdesk or not r.baseline:
+            lines.append(f"{r.backend:<11}skipped: {r.skipped}")
+            verdicts.append(f"{r.backend}: not measured ({r.skipped})")
+            continue
+        c, b = r.civdesk, r.baseline
+        ratio_ok = r.ratio >= GOAL_RATIO
+        p99_ok = r.ws_p99 < GOAL_P99_MS and not c.events_missing_latency
+        goals = f"ratio {'PASS' if ratio_ok else 'FAIL'}, p99 {'PASS' if p99_ok else 'FAIL'}"
+        lines.append(
+            f"{r.backend:<11}{c.throughput.rate:>14.1f}{b.throughput.rate:>16.1f}{r.ratio:>7.2f}"
+            f"{c.latency_rate:>7.0f}/s{_ms(percentile(c.ws_ms, 50)):>11}{_ms(r.ws_p99):>11}"
+            f"{_ms(percentile(b.latency.http_ms, 50)) + '/' + _ms(percentile(b.latency.http_ms, 99)):>17}   {goals}"
+        )
+        if not ratio_ok:
+            verdicts.append(f"{r.backend}: civdesk MISSES the throughput goal: {r.ratio:.2f} of the baseline "
+                            f"(goal ≥ {GOAL_RATIO}).")
+        if not p99_ok:
+            verdicts.append(f"{r.backend}: civdesk MISSES the latency goal: p99 {r.ws_p99:.1f} ms at "
+                            f"{c.latency_rate:.0f} msg/s (goal < {GOAL_P99_MS:.0f} ms"
+                            + (f"; {c.events_missing_latency} events never arrived" if c.events_missing_latency else "")
+                            + ").")
+        if ratio_ok and p99_ok:
+            verdicts.append(f"{r.backend}: civdesk meets both goals.")
+    lines.append("")
+    lines.append("details:")
+    for r in reports:
+        if r.skipped or not r.civdesk or not r.baseline:
+            continue
+        c, b = r.civdesk, r.baseline
+        lines.append(
+            f"  {r.backend}: server CPU per message: civdesk {c.throughput.cpu_ms_per_message():.2f} ms, "
+            f"baseline {b.throughput.cpu_ms_per_message():.2f} ms (phase 1, server process only); "
+            f"civdesk webhook HTTP p50/p99 at {c.latency_rate:.0f}/s: {_ms(percentile(c.latency.http_ms, 50))}/"
+            f"{_ms(percentile(c.latency.http_ms, 99))} ms"
+        )
+        lines.append(
+            f"  {r.backend}: civdesk received {c.messages} updates from {c.new_chats} distinct chats; "
+            f"events missing after phase 1/2: {c.events_missing_throughput}/{c.events_missing_latency}; "
+            f"failures civdesk {dict(c.throughput.failures + c.latency.failures) or 'none'}, "
+            f"baseline {dict(b.throughput.failures + b.latency.failures) or 'none'}"
+        )
+    lines.append("")
+    lines.extend(verdicts)
+    if any("MISSES" in v for v in verdicts):
+        lines.append("(a missed goal is a finding, not a crash: the exit status stays 0)")
+    return "\n".join(lines)
+
+
+def as_json(reports: list[BackendReport], args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {"requests": args.requests, "concurrency": args.concurrency, "cpus": os.cpu_count(),
+                           "python": sys.version.split()[0], "redis": bool(args.redis_url), "backends": {}}
+    for r in reports:
+        if r.skipped or not r.civdesk or not r.baseline:
+            out["backends"][r.backend] = {"skipped": r.skipped}
+            continue
+        c, b = r.civdesk, r.baseline
+        out["backends"][r.backend] = {
+            "civdesk_msg_s": round(c.throughput.rate, 1), "baseline_msg_s": round(b.throughput.rate, 1),
+            "ratio": round(r.ratio, 3), "latency_rate": round(c.latency_rate, 1),
+            "ws_p50_ms": round(percentile(c.ws_ms, 50), 2), "ws_p99_ms": round(r.ws_p99, 2),
+            "civdesk_http_p50_ms": round(percentile(c.latency.http_ms, 50), 2),
+            "civdesk_http_p99_ms": round(percentile(c.latency.http_ms, 99), 2),
+            "baseline_http_p50_ms": round(percentile(b.latency.http_ms, 50), 2),
+            "baseline_http_p99_ms": round(percentile(b.latency.http_ms, 99), 2),
+            "civdesk_cpu_ms_per_msg": round(c.throughput.cpu_ms_per_message(), 3),
+            "baseline_cpu_ms_per_msg": round(b.throughput.cpu_ms_per_message(), 3),
+            "events_missing": c.events_missing_throughput + c.events_missing_latency,
+        }
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", default="sqlite,postgresql",
+                        help="comma-separated: sqlite, postgresql (default both)")
+    parser.add_argument("--requests", type=int, default=2000, help="webhooks in phase 1 (and at most in phase 2)")
+    parser.add_argument("--concurrency", type=int, default=32, help="closed-loop senders in phase 1")
+    parser.add_argument("--warmup", type=int, default=200, help="unmeasured webhooks before phase 1")
+    parser.add_argument("--latency-seconds", type=float, default=10.0, help="length of phase 2 at half the maximum")
+    parser.add_argument("--min-latency-samples", type=int, default=500)
+    parser.add_argument("--chats", type=int, default=5000, help="most distinct private chats")
+    parser.add_argument("--new-chat-share", type=float, default=0.4,
+                        help="share of webhooks from a chat not seen before (default 0.4)")
+    parser.add_argument("--max-phase-seconds", type=float, default=120.0, help="bound on each phase")
+    parser.add_argument("--postgres-url", default=None,
+                        help="server to create a throwaway database on (default $CIVDESK_TEST_POSTGRES_URL)")
+    parser.add_argument("--redis-url", default=None, help="run civdesk with the Redis bus instead of the in-memory one")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    parser.add_argument("--profile-dir", type=Path, default=None,
+                        help="run the civdesk server under cProfile, writing civdesk-<backend>.prof here")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the server logs")
+    args = parser.parse_args(argv)
+    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(args.backends) - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
+    if args.redis_url and not args.redis_url.startswith(("redis://127.0.0.1", "redis://localhost")):
+        parser.error("--redis-url must point at 127.0.0.1")
+    return args
+
+
+async def main_async(args: argparse.Namespace) -> list[BackendReport]:
+    reports = []
+    for backend in args.backends:
+        reports.append(await run_backend(backend, args))
+    return reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    reports = asyncio.run(main_async(args))
+    say(render(reports, args))
+    say(f"\ntook {time.monotonic() - started:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(as_json(reports, args), indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
