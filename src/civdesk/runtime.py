@@ -12,7 +12,6 @@ from civdesk import demo as demo_data
 from civdesk.app import create_app, make_bus
 from civdesk.channel import service as channel_service
 from civdesk.channels import registry
-from civdesk.channels.telegram import TelegramAdapter
 from civdesk.config import Settings
 from civdesk.conversation.polling import Poller
 from civdesk.db.session import create_engine_for, create_sessionmaker
@@ -78,12 +77,10 @@ async def run_demo(settings: Settings, *, host: str, port: int, sandbox_port: in
     serving = asyncio.gather(sandbox.serve(), server.serve())
     await asyncio.wait_for(asyncio.gather(_wait_started(sandbox), _wait_started(server)), timeout=30)
 
-    adapter = TelegramAdapter()
     for channel in channels.values():
-        await adapter.set_webhook(
+        await channel_service.adapter(channel).register_webhook(
             account=channel_service.account(channel), url=f"{server_url}{channel_service.webhook_path(channel)}"
         )
-    await adapter.close()
     _print_banner(server_url=server_url, sandbox_url=sandbox_url)
     await serving
 

@@ -338,6 +338,9 @@ def test_control_api_plays_the_citizen(sandbox: LiveServer, emulator: TelegramEm
     later = httpx.get(f"{api}/{TOKEN}/chats/77/history", params={"after": first_seq}).json()
     assert [e["message_id"] for e in later["entries"]] == [reply["result"]["message_id"]]
 
+    again = httpx.post(f"{api}/{TOKEN}/chats/77/messages", json={"text": "Ще питання"}).json()
+    assert again["message"]["from"]["first_name"] == "Марко"  # a name left out is kept
+
     pressed = httpx.post(f"{api}/{TOKEN}/chats/77/press",
                          json={"callback_data": "x", "message_id": reply["result"]["message_id"]})
     assert pressed.json()["callback_query"]["data"] == "x"

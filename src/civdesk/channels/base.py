@@ -138,6 +138,10 @@ class ChannelAdapter(abc.ABC):
         """Long polling, for platforms and deployments without a public webhook address."""
         raise NotImplementedError(f"{self.type} has no long polling")
 
+    async def register_webhook(self, *, account: ChannelAccount, url: str) -> None:
+        """Tells the platform where to send this bot's updates (with its secret, where it has one)."""
+        raise NotImplementedError(f"{self.type} has no webhook registration")
+
     async def who_am_i(self, *, account: ChannelAccount) -> Mapping[str, Any]:
         """The platform's view of this bot, to check the credentials."""
         raise NotImplementedError

@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
+import importlib
+
 from civdesk.channels.base import ChannelAdapter
-from civdesk.channels.telegram import TelegramAdapter
-from civdesk.channels.webchat import WebChatAdapter
 from civdesk.core.errors import NotFound
+
+# type → "module:Class". Imported on first use: client libraries are heavy (aiogram's types take
+# seconds to import), and a CLI command that never talks to Telegram should not pay for it.
+_KNOWN = {
+    "telegram": "civdesk.channels.telegram.adapter:TelegramAdapter",
+    "webchat": "civdesk.channels.webchat.adapter:WebChatAdapter",
+}
 
 _ADAPTERS: dict[str, ChannelAdapter] = {}
 
 
-def _build() -> dict[str, ChannelAdapter]:
-    if not _ADAPTERS:
-        for adapter in (TelegramAdapter(), WebChatAdapter()):
-            _ADAPTERS[adapter.type] = adapter
-    return _ADAPTERS
-
-
 def get(channel_type: str) -> ChannelAdapter:
-    adapter = _build().get(channel_type)
+    adapter = _ADAPTERS.get(channel_type)
     if adapter is None:
-        raise NotFound(f"unknown channel type {channel_type!r}", f"невідомий тип каналу {channel_type!r}")
+        target = _KNOWN.get(channel_type)
+        if target is None:
+            raise NotFound(f"unknown channel type {channel_type!r}", f"невідомий тип каналу {channel_type!r}")
+        module_name, class_name = target.split(":")
+        adapter = getattr(importlib.import_module(module_name), class_name)()
+        _ADAPTERS[channel_type] = adapter
     return adapter
 
 
 def types() -> list[str]:
-    return sorted(_build())
+    return sorted(_KNOWN)
 
 
 async def close_all() -> None:

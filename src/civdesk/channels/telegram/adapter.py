@@ -120,7 +120,7 @@ class TelegramAdapter(ChannelAdapter):
             raise SendFailed(exc.message, permanent=True) from None
         return {"id": me.id, "username": me.username, "name": me.first_name}
 
-    async def set_webhook(self, *, account: ChannelAccount, url: str) -> None:
+    async def register_webhook(self, *, account: ChannelAccount, url: str) -> None:
         await self._bot(account).set_webhook(url=url, secret_token=str(account.secrets.get("secret") or ""))
 
     async def delete_webhook(self, *, account: ChannelAccount) -> None:

@@ -239,7 +239,7 @@ class TelegramEmulator:
                 raise BotApiError(400, "Bad Request: chat not found")
             if chat.blocked:
                 raise BotApiError(403, "Forbidden: bot was blocked by the user")
-            message: JsonDict = {"message_id": self._next_message_id(chat),
+            message: JsonDict = {"message_id": chat.take_message_id(),
                                  "from": dict(bot.user), "chat": chat.chat_object(),
                                  "date": int(time.time()), "text": plain_text(text, parse_mode)}
             # Telegram echoes only inline keyboards back in the Message.
@@ -271,24 +271,22 @@ class TelegramEmulator:
 
     # -- citizen side ------------------------------------------------------------------------------
 
-    def citizen_says(self, *, token: str, chat_id: int, text: str, first_name: str = "Олена",
+    def citizen_says(self, *, token: str, chat_id: int, text: str, first_name: str | None = None,
                      last_name: str | None = None, username: str | None = None) -> JsonDict:
+        """A private-chat text message; names left out keep the chat's (a new chat is "Олена")."""
         if not text.strip() or len(text) > 4096:
             raise SandboxError(422, "text must be 1-4096 characters")
         if chat_id <= 0:
             raise SandboxError(422, "a private chat id is a positive integer")
-        if not first_name.strip():
+        if first_name is not None and not first_name.strip():
             raise SandboxError(422, "first_name must not be empty")
         with self._cond:
             bot = self._bot(token)
-            chat = bot.chats.get(chat_id)
-            if chat is None:
-                chat = bot.chats[chat_id] = Chat(user={}, next_message_id=self._id_base)
-            self._check_not_blocked(chat)
-            chat.user = {"id": chat_id, "is_bot": False, "first_name": first_name}
-            chat.user |= {k: v for k, v in (("last_name", last_name), ("username", username)) if v}
-            chat.user["language_code"] = "uk"
-            message = citizen_message(chat, self._next_message_id(chat), text)
+            chat = self._chat(bot, chat_id, create=True)
+            names = {"first_name": first_name, "last_name": last_name, "username": username}
+            chat.user = {"id": chat_id, "is_bot": False, "first_name": "Олена", **chat.user,
+                         **{k: v for k, v in names.items() if v}, "language_code": "uk"}
+            message = citizen_message(chat, chat.take_message_id(), text)
             self._log(chat, "citizen", "message", message_id=message["message_id"], text=text,
                       date=message["date"])
             return self._enqueue(bot, chat_id, "message", message)
@@ -298,8 +296,7 @@ class TelegramEmulator:
             raise SandboxError(422, "callback_data must be 1-64 bytes")
         with self._cond:
             bot = self._bot(token)
-            chat = self._chat(bot, chat_id)
-            self._check_not_blocked(chat)
+            chat = self._chat(bot, chat_id, writable=True)
             message = chat.bot_messages.get(message_id)
             if message is None:
                 raise SandboxError(404, "the bot sent no message with this message_id to this chat")
@@ -326,21 +323,15 @@ class TelegramEmulator:
             self._log(chat, "citizen", "blocked" if blocked else "unblocked")
             return self._enqueue(bot, chat_id, "my_chat_member", member_change(bot, chat, blocked=blocked))
 
-    def _chat(self, bot: BotState, chat_id: int) -> Chat:
+    def _chat(self, bot: BotState, chat_id: int, *, create: bool = False, writable: bool = False) -> Chat:
         chat = bot.chats.get(chat_id)
+        if chat is None and create:
+            chat = bot.chats[chat_id] = Chat(user={}, next_message_id=self._id_base)
         if chat is None:
             raise SandboxError(404, "no citizen has written to this bot from this chat id")
-        return chat
-
-    @staticmethod
-    def _check_not_blocked(chat: Chat) -> None:
-        if chat.blocked:
+        if chat.blocked and (create or writable):
             raise SandboxError(409, "the citizen has blocked this bot; unblock it first")
-
-    @staticmethod
-    def _next_message_id(chat: Chat) -> int:
-        chat.next_message_id += 1
-        return chat.next_message_id - 1
+        return chat
 
     def _log(self, chat: Chat, sender: str, kind: str, **fields: Any) -> None:
         self._seq += 1

@@ -24,7 +24,7 @@ class BotIn(BaseModel):
 
 class MessageIn(BaseModel):
     text: str = Field(min_length=1, max_length=4096)
-    first_name: str = Field(default="Олена", min_length=1, max_length=64)
+    first_name: str | None = Field(default=None, min_length=1, max_length=64)
     last_name: str | None = Field(default=None, max_length=64)
     username: str | None = Field(default=None, max_length=32)
 

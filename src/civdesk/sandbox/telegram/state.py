@@ -80,6 +80,11 @@ class Chat:
     bot_messages: dict[int, JsonDict] = field(default_factory=dict)
     transcript: list[JsonDict] = field(default_factory=list)
 
+    def take_message_id(self) -> int:
+        # Both sides of a private chat draw from one message_id sequence, as in Telegram.
+        self.next_message_id += 1
+        return self.next_message_id - 1
+
     def chat_object(self) -> JsonDict:
         chat = {k: v for k, v in self.user.items() if k in ("id", "first_name", "last_name", "username")}
         return {**chat, "type": "private"}

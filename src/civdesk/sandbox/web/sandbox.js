@@ -11,8 +11,8 @@
     send: $("send"), block: $("block"), status: $("status"), subtitle: $("chat-subtitle"),
   };
   const state = {
-    bots: [], after: 0, blocked: false, timer: 0, generation: 0, polling: false, pollAgain: false,
-    buttons: new Map(),
+    bots: [], after: 0, blocked: false, timer: 0, generation: 0,
+    polling: false, pollAgain: false, pollFailed: false, buttons: new Map(),
   };
 
   // localStorage may be unavailable (private mode, file policies): the page still works without it.
@@ -43,8 +43,14 @@
     const response = await fetch(`${API}/${path}`, init);
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
+      // The control API answers in English for developers; the citizen sees Ukrainian.
       const detail = Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : data.detail;
-      throw new Error(detail || `Помилка ${response.status}`);
+      const known = {
+        404: "Спершу напишіть боту з цього чату.",
+        409: "Ви заблокували бота — спершу розблокуйте його.",
+        422: "Перевірте введені дані.",
+      }[response.status];
+      throw new Error(known ?? `Помилка ${response.status}${detail ? `: ${detail}` : ""}`);
     }
     return data;
   }
@@ -93,7 +99,7 @@
   }
 
   function render(entry) {
-    const item = document.createElement("li");
+    const item = document.createElement("div");
     const text = document.createElement("p");
     text.className = "text";
     if (entry.kind === "message") {
@@ -125,10 +131,10 @@
   function showBlocked(blocked) {
     state.blocked = blocked;
     els.block.textContent = blocked ? "Розблокувати бота" : "Заблокувати бота";
-    els.block.setAttribute("aria-pressed", String(blocked));
+    els.block.classList.toggle("active", blocked);
     els.text.disabled = blocked;
     els.send.disabled = blocked;
-    els.text.placeholder = blocked ? "Ви заблокували бота — розблокуйте, щоб писати" : "Повідомлення";
+    els.text.placeholder = blocked ? "Бота заблоковано" : "Повідомлення";
   }
 
   // One request at a time: overlapping polls with the same cursor would render entries twice.
@@ -140,6 +146,7 @@
     try {
       if (els.bot.value && validChatId()) {
         const history = await call("GET", `${chatPath()}/history?after=${state.after}`);
+        if (state.pollFailed) { state.pollFailed = false; say(""); }
         if (generation === state.generation) {
           const log = els.log;
           const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
@@ -151,6 +158,7 @@
         }
       }
     } catch (error) {
+      state.pollFailed = true;
       say(`Не вдалося оновити чат: ${error.message}`, true);
     } finally {
       state.polling = false;
@@ -188,7 +196,11 @@
 
   function ready() {
     if (!els.bot.value) { say("Немає жодного бота в пісочниці.", true); return false; }
-    if (!validChatId()) { say("Номер чату — ціле додатне число до 15 цифр.", true); els.chatId.focus(); return false; }
+    if (!validChatId()) {
+      say("Номер чату — ціле додатне число до 15 цифр.", true);
+      els.chatId.focus();
+      return false;
+    }
     return true;
   }
 

@@ -1,0 +1,119 @@
+"""The `civdesk` command in the exact forms the README documents, against a real database file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def civdesk(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "civdesk.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    import os
+
+    return {
+        **os.environ,
+        "CIVDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "CIVDESK_SECRET_KEY": "cli-test-secret-key-0123456789abcdefgh",
+    }
+
+
+def test_admin_commands_in_their_documented_forms(env: dict[str, str]) -> None:
+    assert civdesk("migrate", env=env).returncode == 0
+    created = civdesk("agency", "add", "minsoc", "--name", "Міністерство соціальної політики", env=env)
+    assert created.returncode == 0, created.stderr
+    agent = civdesk(
+        "agent",
+        "add",
+        "--agency",
+        "minsoc",
+        "--email",
+        "olena@minsoc.test",
+        "--password",
+        "long-password",
+        "--name",
+        "Олена",
+        "--role",
+        "supervisor",
+        "--region",
+        "Київ",
+        env=env,
+    )
+    assert agent.returncode == 0, agent.stderr
+    channel = civdesk(
+        "channel",
+        "add",
+        "telegram",
+        "--agency",
+        "minsoc",
+        "--token",
+        "123456:SECRET-TOKEN",
+        "--secret",
+        "hook-secret",
+        "--api-base",
+        "http://127.0.0.1:9/",
+        "--json",
+        env=env,
+    )
+    assert channel.returncode == 0, channel.stderr
+    row = json.loads(channel.stdout)
+    assert row["webhook_path"] == f"/webhooks/telegram/{row['id']}"
+    assert row["config"]["api_base"] == "http://127.0.0.1:9"
+    listed = civdesk("channel", "list", env=env)
+    assert listed.returncode == 0 and "telegram" in listed.stdout
+    # Secrets are never printed.
+    for output in (channel.stdout, listed.stdout, channel.stderr, listed.stderr):
+        assert "SECRET-TOKEN" not in output and "hook-secret" not in output
+
+
+def test_mistakes_get_one_clear_line(env: dict[str, str]) -> None:
+    assert civdesk("migrate", env=env).returncode == 0
+    missing = civdesk(
+        "agent", "add", "--agency", "nope", "--email", "a@b.c", "--password", "long-password", "--name", "A", env=env
+    )
+    assert missing.returncode == 2 and missing.stderr.strip() == "error: no agency 'nope'"
+    civdesk("agency", "add", "minsoc", "--name", "M", env=env)
+    again = civdesk("agency", "add", "minsoc", "--name", "M", env=env)
+    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    bad_token = civdesk("channel", "add", "telegram", "--agency", "minsoc", "--token", "nocolon", env=env)
+    assert bad_token.returncode == 2 and "Traceback" not in bad_token.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("CIVDESK_DATABASE_URL", "mysql://x", "CIVDESK_DATABASE_URL"),
+        ("CIVDESK_SECRET_KEY", "short", "CIVDESK_SECRET_KEY"),
+        ("CIVDESK_REDIS_URL", "http://localhost", "CIVDESK_REDIS_URL"),
+    ],
+)
+def test_a_wrong_setting_is_one_line_not_a_traceback(
+    env: dict[str, str], variable: str, value: str, expected: str
+) -> None:
+    result = civdesk("migrate", env={**env, variable: value})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0] and lines[0].startswith("error: invalid configuration")
+
+
+def test_production_refuses_the_development_secret(env: dict[str, str]) -> None:
+    production = {k: v for k, v in env.items() if k != "CIVDESK_SECRET_KEY"} | {"CIVDESK_ENVIRONMENT": "production"}
+    result = civdesk("migrate", env=production)
+    assert result.returncode == 2 and "CIVDESK_SECRET_KEY" in result.stderr
+
+
+def test_an_unreachable_database_is_one_line(env: dict[str, str]) -> None:
+    result = civdesk(
+        "agency", "add", "x", "--name", "X", env={**env, "CIVDESK_DATABASE_URL": "postgresql://u@127.0.0.1:1/db"}
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
