@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from civdesk.sandbox.app import create_sandbox_app
+from civdesk.sandbox.telegram.emulator import TelegramEmulator
+from tests.support.live_server import LiveServer
+from tests.support.world import BOT_TOKEN
+
 
 def civdesk(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -117,3 +122,38 @@ def test_an_unreachable_database_is_one_line(env: dict[str, str]) -> None:
     )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_register_webhook_tells_telegram_where_to_send(env: dict[str, str], emulator: TelegramEmulator) -> None:
+    with LiveServer(create_sandbox_app(emulator=emulator)) as sandbox:
+        assert civdesk("migrate", env=env).returncode == 0
+        civdesk("agency", "add", "minsoc", "--name", "M", env=env)
+        added = civdesk(
+            "channel",
+            "add",
+            "telegram",
+            "--agency",
+            "minsoc",
+            "--token",
+            BOT_TOKEN,
+            "--secret",
+            "hook_secret",
+            "--api-base",
+            sandbox.url,
+            "--json",
+            env=env,
+        )
+        channel = json.loads(added.stdout)
+        result = civdesk(
+            "channel",
+            "register-webhook",
+            str(channel["id"]),
+            "--public-url",
+            "https://civdesk.example.gov.ua/",
+            env=env,
+        )
+        assert result.returncode == 0, result.stderr
+        info = emulator.get_webhook_info(BOT_TOKEN)
+        assert info["url"] == f"https://civdesk.example.gov.ua/webhooks/telegram/{channel['id']}"
+        missing = civdesk("channel", "register-webhook", "999", env=env)
+        assert missing.returncode == 2 and "no channel 999" in missing.stderr

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civdesk.agency import service as agency_service
 from civdesk.agent import service as agent_service
 from civdesk.channel import service as channel_service
+from civdesk.channels import registry
 from civdesk.config import Settings, load_settings
-from civdesk.core.errors import CivdeskError
+from civdesk.core.errors import CivdeskError, InvalidInput
 from civdesk.db import migrate as db_migrate
 from civdesk.db.session import create_engine_for, create_sessionmaker
 
@@ -179,6 +180,32 @@ def channel_add_webchat(
         return channel_service.to_read(channel).model_dump(mode="json")
 
     _print_channel(_with_session(_settings(), action), as_json)
+
+
+@channel_app.command("register-webhook")
+def channel_register_webhook(
+    channel_id: int,
+    public_url: Annotated[str | None, typer.Option("--public-url", help="default: CIVDESK_PUBLIC_URL")] = None,
+) -> None:
+    """Tell the platform to send this channel's updates to civdesk (with the channel's secret)."""
+    settings = _settings()
+    base = (public_url or settings.public_url).rstrip("/")
+
+    async def action(session: AsyncSession) -> str:
+        channel = await channel_service.get(session=session, channel_id=channel_id)
+        url = f"{base}{channel_service.webhook_path(channel)}"
+        adapter = channel_service.adapter(channel)
+        try:
+            await adapter.register_webhook(account=channel_service.account(channel), url=url)
+        except NotImplementedError:
+            raise InvalidInput(f"{channel.type} channels need no webhook registration") from None
+        except Exception as exc:
+            raise InvalidInput(f"the platform refused the webhook: {exc}") from None
+        finally:
+            await registry.close_all()
+        return url
+
+    typer.echo(f"webhook registered: {_with_session(settings, action)}")
 
 
 @channel_app.command("list")
