@@ -24,6 +24,7 @@ start() {
       as_postgres "$bin/initdb" -D "$data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$RUN_DIR/initdb.log" 2>&1
       as_postgres "$bin/pg_ctl" -D "$data" -l "$RUN_DIR/pg.log" -w -o \
         "-p $PG_PORT -k $RUN_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+      echo "export CIVDESK_TEST_SERVICES_STARTED=1"
     fi
     echo "export CIVDESK_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
   fi
@@ -31,6 +32,7 @@ start() {
     if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
       redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
         --pidfile "$RUN_DIR/redis.pid" --logfile "$RUN_DIR/redis.log" >/dev/null
+      echo "export CIVDESK_TEST_SERVICES_STARTED=1"
       for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
     fi
     echo "export CIVDESK_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"

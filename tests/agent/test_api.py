@@ -119,3 +119,23 @@ def test_health_and_openapi(stack: Stack) -> None:
 def test_channel_secrets_never_leave_through_the_openapi_schema(stack: Stack) -> None:
     spec = stack.client.get("/openapi.json").text
     assert "secrets" not in spec
+
+
+async def test_reading_a_transcript_is_audited(stack: Stack, settings: Settings) -> None:
+    from sqlalchemy import select
+
+    from civdesk.audit.models import AuditEvent
+    from civdesk.db.session import create_engine_for, create_sessionmaker
+
+    headers = login(stack.client, stack.world.agent_email)
+    conversation = _conversation(stack, headers)
+    stack.client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=headers).raise_for_status()
+    engine = create_engine_for(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            rows = list(await session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+    finally:
+        await engine.dispose()
+    views = [r for r in rows if r.action == "conversation.messages.view"]
+    assert views and views[-1].subject_id == str(conversation["id"]) and views[-1].actor_agent_id is not None
+    assert any(r.action == "agent.login" for r in rows)
