@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from civdesk.agency import service as agency_service
 from civdesk.channel import service as channel_service
+from civdesk.channels import registry
 from civdesk.config import Settings
 from civdesk.conversation.models import Message
 from civdesk.conversation.polling import Poller
@@ -59,4 +60,5 @@ async def test_polling_stores_each_update_once_and_survives_a_lost_offset(stack:
             )
         assert count == 3
     finally:
+        await registry.close_all()  # this loop's HTTP sessions
         await engine.dispose()

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from civdesk.channels import registry
 from civdesk.config import Settings
 from civdesk.db.session import create_engine_for, create_sessionmaker
 from civdesk.delivery import service as delivery_service
@@ -62,6 +63,7 @@ async def test_a_job_claimed_by_a_dead_worker_is_delivered_once_after_its_lease(
         assert await worker_b.run_once() == 0  # nothing left, nothing sent twice
         assert len(stack.emulator.sent(token=BOT_TOKEN, chat_id=CHAT)) == 1
     finally:
+        await registry.close_all()  # this loop's HTTP sessions
         await engine.dispose()
 
 
@@ -87,6 +89,7 @@ async def test_a_worker_stopped_and_started_again_delivers_what_was_queued(stack
         await running
         assert [s["text"] for s in sends] == ["Перша", "Друга, поки воркер стоїть"]
     finally:
+        await registry.close_all()  # this loop's HTTP sessions
         await engine.dispose()
 
 

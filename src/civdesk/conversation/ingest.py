@@ -12,11 +12,11 @@ from civdesk.channel.models import Channel
 from civdesk.channels.base import InboundEvent, InboundKind
 from civdesk.contact import service as contact_service
 from civdesk.contact.models import Contact
+from civdesk.conversation import publish
 from civdesk.conversation.models import Conversation, DeliveryStatus, Direction, Message, Status
-from civdesk.conversation.schemas import ConversationRead, MessageRead, event_payload
+from civdesk.conversation.publish import conversation_read
 from civdesk.core import events
 from civdesk.core.clock import now
-from civdesk.realtime import service as realtime_service
 
 log = logging.getLogger(__name__)
 
@@ -83,25 +83,10 @@ async def _store(*, session: AsyncSession, channel: Channel, event: InboundEvent
     await session.flush()
     read = conversation_read(conversation, channel_type=channel.type, contact_name=contact.display_name)
     if created:
-        realtime_service.emit(
-            session=session,
-            agency_id=channel.agency_id,
-            type=events.CONVERSATION_CREATED,
-            payload=event_payload(read),
-        )
+        publish.conversation_changed(session=session, conversation=read, types=(events.CONVERSATION_CREATED,))
     elif reopened:
-        realtime_service.emit(
-            session=session,
-            agency_id=channel.agency_id,
-            type=events.CONVERSATION_UPDATED,
-            payload=event_payload(read),
-        )
-    realtime_service.emit(
-        session=session,
-        agency_id=channel.agency_id,
-        type=events.MESSAGE_CREATED,
-        payload={"message": event_payload(MessageRead.model_validate(message)), "conversation": event_payload(read)},
-    )
+        publish.conversation_changed(session=session, conversation=read, types=(events.CONVERSATION_UPDATED,))
+    publish.message_created(session=session, message=message, conversation=read)
     return message
 
 
@@ -138,21 +123,3 @@ async def _mark_reachability(*, session: AsyncSession, channel: Channel, event: 
     )
     identity.is_blocked = event.kind is InboundKind.BLOCKED
     log.info("channel %s: citizen %s %s the bot", channel.id, identity.contact_id, event.kind.value)
-
-
-def conversation_read(conversation: Conversation, *, channel_type: str, contact_name: str) -> ConversationRead:
-    return ConversationRead(
-        id=conversation.id,
-        agency_id=conversation.agency_id,
-        channel_id=conversation.channel_id,
-        channel_type=channel_type,
-        contact_id=conversation.contact_id,
-        contact_name=contact_name,
-        topic_id=conversation.topic_id,
-        assignee_id=conversation.assignee_id,
-        status=conversation.status,
-        created_at=conversation.created_at,
-        first_response_at=conversation.first_response_at,
-        resolved_at=conversation.resolved_at,
-        last_message_at=conversation.last_message_at,
-    )

@@ -9,21 +9,20 @@ from civdesk.agent.service import AgentIdentity
 from civdesk.audit import service as audit_service
 from civdesk.channel.models import Channel
 from civdesk.contact.models import Contact
-from civdesk.conversation.ingest import conversation_read
+from civdesk.conversation import publish
 from civdesk.conversation.models import Conversation, DeliveryStatus, Direction, Message, Status
+from civdesk.conversation.publish import conversation_read
 from civdesk.conversation.schemas import (
     ConversationFilter,
     ConversationPage,
     ConversationRead,
     MessagePage,
     MessageRead,
-    event_payload,
 )
 from civdesk.core import events
 from civdesk.core.clock import now
 from civdesk.core.errors import Conflict, InvalidInput, NotFound
 from civdesk.delivery import service as delivery_service
-from civdesk.realtime import service as realtime_service
 
 
 def _with_names() -> Select[Conversation, str, str]:
@@ -95,63 +94,43 @@ async def messages(
     return MessagePage(items=items, next_after_id=items[-1].id if len(rows) > limit else None)
 
 
-async def reply(*, session: AsyncSession, who: AgentIdentity, conversation_id: int, text: str) -> MessageRead:
-    """Stores the reply and its delivery job together: accepted means it will be sent."""
-    conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
-    stamp = now()
-    message = Message(
+def _new_message(conversation: Conversation, *, who: AgentIdentity, direction: Direction, text: str) -> Message:
+    return Message(
         conversation_id=conversation.id,
         agency_id=conversation.agency_id,
         channel_id=conversation.channel_id,
-        direction=Direction.OUT.value,
+        direction=direction.value,
         author_agent_id=who.agent_id,
         text=text,
-        delivery_status=DeliveryStatus.QUEUED.value,
-        created_at=stamp,
+        delivery_status=(DeliveryStatus.QUEUED if direction is Direction.OUT else DeliveryStatus.NOT_APPLICABLE).value,
+        created_at=now(),
     )
+
+
+async def reply(*, session: AsyncSession, who: AgentIdentity, conversation_id: int, text: str) -> MessageRead:
+    """Stores the reply and its delivery job together: accepted means it will be sent."""
+    conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
+    message = _new_message(conversation, who=who, direction=Direction.OUT, text=text)
     session.add(message)
     if conversation.first_response_at is None:
-        conversation.first_response_at = stamp
+        conversation.first_response_at = message.created_at
     if conversation.assignee_id is None:
         conversation.assignee_id = who.agent_id  # whoever answers first owns it
-    conversation.last_message_at = stamp
+    conversation.last_message_at = message.created_at
     await session.flush()
     delivery_service.queue(session=session, message_id=message.id, channel_id=conversation.channel_id)
-    read = MessageRead.model_validate(message)
     conv = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
-    realtime_service.emit(
-        session=session,
-        agency_id=conversation.agency_id,
-        type=events.MESSAGE_CREATED,
-        payload={"message": event_payload(read), "conversation": event_payload(conv)},
-    )
-    return read
+    return publish.message_created(session=session, message=message, conversation=conv)
 
 
 async def add_note(*, session: AsyncSession, who: AgentIdentity, conversation_id: int, text: str) -> MessageRead:
     """An internal note: colleagues see it, the citizen never does."""
     conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
-    message = Message(
-        conversation_id=conversation.id,
-        agency_id=conversation.agency_id,
-        channel_id=conversation.channel_id,
-        direction=Direction.NOTE.value,
-        author_agent_id=who.agent_id,
-        text=text,
-        delivery_status=DeliveryStatus.NOT_APPLICABLE.value,
-        created_at=now(),
-    )
+    message = _new_message(conversation, who=who, direction=Direction.NOTE, text=text)
     session.add(message)
     await session.flush()
-    read = MessageRead.model_validate(message)
     conv = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
-    realtime_service.emit(
-        session=session,
-        agency_id=conversation.agency_id,
-        type=events.MESSAGE_CREATED,
-        payload={"message": event_payload(read), "conversation": event_payload(conv)},
-    )
-    return read
+    return publish.message_created(session=session, message=message, conversation=conv)
 
 
 async def assign_to_me(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> ConversationRead:
@@ -160,14 +139,8 @@ async def assign_to_me(*, session: AsyncSession, who: AgentIdentity, conversatio
         raise Conflict("the conversation is resolved", "розмову вже завершено")
     conversation.assignee_id = who.agent_id
     read = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
-    realtime_service.emit(
-        session=session,
-        agency_id=conversation.agency_id,
-        type=events.CONVERSATION_ASSIGNED,
-        payload=event_payload(read),
-    )
-    realtime_service.emit(
-        session=session, agency_id=conversation.agency_id, type=events.CONVERSATION_UPDATED, payload=event_payload(read)
+    publish.conversation_changed(
+        session=session, conversation=read, types=(events.CONVERSATION_ASSIGNED, events.CONVERSATION_UPDATED)
     )
     return read
 
@@ -181,7 +154,5 @@ async def resolve(*, session: AsyncSession, who: AgentIdentity, conversation_id:
     if conversation.assignee_id is None:
         conversation.assignee_id = who.agent_id
     read = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
-    realtime_service.emit(
-        session=session, agency_id=conversation.agency_id, type=events.CONVERSATION_UPDATED, payload=event_payload(read)
-    )
+    publish.conversation_changed(session=session, conversation=read, types=(events.CONVERSATION_UPDATED,))
     return read

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
@@ -116,13 +117,19 @@ class RedisBus:
         await self._redis.aclose()
 
 
-_current: Bus = MemoryBus()
+# One bus per event loop. A process normally runs one loop; tests run several servers in threads,
+# and a bus (its queues, its Redis connection) must never be touched from another loop.
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Bus] = weakref.WeakKeyDictionary()
 
 
 def install(bus: Bus) -> None:
-    global _current
-    _current = bus
+    """Makes `bus` the one the running loop publishes to and subscribes on."""
+    _by_loop[asyncio.get_running_loop()] = bus
 
 
 def current() -> Bus:
-    return _current
+    loop = asyncio.get_running_loop()
+    bus = _by_loop.get(loop)
+    if bus is None:
+        bus = _by_loop[loop] = MemoryBus()
+    return bus

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -46,8 +47,9 @@ class TelegramAdapter(ChannelAdapter):
     secret_fields: ClassVar[frozenset[str]] = frozenset({"token", "secret"})
 
     def __init__(self) -> None:
-        # One HTTP session per bot, reused across sends (a session per send costs a TLS handshake).
-        self._bots: dict[tuple[int, str, str], Bot] = {}
+        # One HTTP session per bot and event loop, reused across sends (a session per send costs a
+        # TLS handshake). An aiohttp session belongs to the loop it was made in: never share it.
+        self._bots: dict[tuple[int, int, str, str], Bot] = {}
 
     def verify(self, *, account: ChannelAccount, headers: Mapping[str, str], body: bytes) -> None:
         expected = str(account.secrets.get("secret") or "")
@@ -61,7 +63,7 @@ class TelegramAdapter(ChannelAdapter):
     def _bot(self, account: ChannelAccount) -> Bot:
         token = str(account.secrets.get("token") or "")
         api_base = str(account.config.get("api_base") or "")
-        key = (account.id, token, api_base)
+        key = (id(asyncio.get_running_loop()), account.id, token, api_base)
         bot = self._bots.get(key)
         if bot is None:
             server = TelegramAPIServer.from_base(api_base) if api_base else PRODUCTION
@@ -127,6 +129,7 @@ class TelegramAdapter(ChannelAdapter):
         await self._bot(account).delete_webhook()
 
     async def close(self) -> None:
-        for bot in self._bots.values():
-            await bot.session.close()
-        self._bots.clear()
+        """Closes the sessions of the running loop (each loop closes its own)."""
+        loop_id = id(asyncio.get_running_loop())
+        for key in [k for k in self._bots if k[0] == loop_id]:
+            await self._bots.pop(key).session.close()

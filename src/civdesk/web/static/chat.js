@@ -1,40 +1,36 @@
 /* civdesk citizen web chat. Plain JS, no dependencies; config comes from data- attributes (strict CSP).
  *
- * Sending: each message gets a client_msg_id once and is kept in an outbox (localStorage) until the
+ * Sending: each message gets a client_msg_id once and waits in an outbox (kept in localStorage) until the
  * server accepts it; failures are retried in order with backoff and the same id, so a resend is harmless.
- * Receiving: a websocket pushes messages; on reconnect it resumes after the highest id seen, and the page
- * renders each server id once. The server does not echo client ids, so a pending own message is matched
- * to its stored copy by text (only among ids newer than what the page had seen when it was written).
+ * Receiving: a websocket pushes messages; on reconnect it resumes after the highest id seen, and each server
+ * id is rendered once. The server does not echo client ids, so a pending own message is matched to its
+ * stored copy by text, only among ids newer than the page had seen when the message was written.
  */
 (function () {
   "use strict";
 
   const root = document.getElementById("chat");
   if (!root) return;
-  const slug = root.dataset.agencySlug || "";
   const agencyName = root.dataset.agencyName || "Відомство";
-  const base = "/chat/" + encodeURIComponent(slug);
-  const storeKey = "civdesk.chat." + slug;
-  const PAGE_LIMIT_GUARD = 50; // history pages of up to 500 messages each
+  const base = "/chat/" + encodeURIComponent(root.dataset.agencySlug || "");
+  const storeKey = "civdesk.chat." + (root.dataset.agencySlug || "");
+  const MAX_HISTORY_PAGES = 50; // the transcript endpoint answers up to 500 messages at a time
   const WATCHDOG_MS = 60000; // the server sends a heartbeat every 25 s
-
+  const OFFLINE = "Немає підключення до мережі. З'єднання відновиться автоматично…";
+  const byIdOf = (id) => document.getElementById(id);
   const el = {
-    log: document.getElementById("log"),
-    empty: document.getElementById("log-empty"),
-    status: document.getElementById("status"),
-    form: document.getElementById("composer"),
-    name: document.getElementById("name"),
-    text: document.getElementById("message"),
-    error: document.getElementById("message-error"),
+    log: byIdOf("log"), empty: byIdOf("log-empty"), status: byIdOf("status"), form: byIdOf("composer"),
+    nameField: byIdOf("name").closest(".field"), name: byIdOf("name"), text: byIdOf("message"),
+    error: byIdOf("message-error"),
   };
 
   let token = null;
   let lastId = 0; // the highest server message id rendered
   const byId = new Map(); // server id -> node
   let outbox = []; // [{cid, text, name, at, afterId}] not yet accepted by the server
-  const unmatched = []; // own messages shown but not yet matched to a server id: {entry, node}
+  const unmatched = []; // own messages not yet matched to a server id: [{entry, node}]
 
-  // ---- storage (may be unavailable: private mode, disabled cookies) ----
+  // ---- storage (may be unavailable: private mode, blocked site data) ----
   function load() {
     try {
       const data = JSON.parse(window.localStorage.getItem(storeKey) || "null");
@@ -50,25 +46,28 @@
 
   // ---- helpers ----
   function backoff(attempt, baseMs, maxMs) {
-    const raw = Math.min(maxMs, baseMs * Math.pow(2, attempt));
-    return Math.round(raw * (0.75 + Math.random() * 0.5));
+    return Math.round(Math.min(maxMs, baseMs * Math.pow(2, attempt)) * (0.75 + Math.random() * 0.5));
   }
   function newId() {
-    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
-    const bytes = new Uint8Array(16);
-    window.crypto.getRandomValues(bytes);
+    if (typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+    const bytes = window.crypto.getRandomValues(new Uint8Array(16));
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
   const timeFmt = new Intl.DateTimeFormat("uk-UA", { hour: "2-digit", minute: "2-digit" });
-  const dateTimeFmt = new Intl.DateTimeFormat("uk-UA", {
+  const dayFmt = new Intl.DateTimeFormat("uk-UA", {
     day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
   });
   function formatWhen(date) {
-    const now = new Date();
-    return date.toDateString() === now.toDateString() ? timeFmt.format(date) : dateTimeFmt.format(date);
+    return (date.toDateString() === new Date().toDateString() ? timeFmt : dayFmt).format(date);
   }
   function authHeaders(extra) {
     return Object.assign({ Authorization: "Bearer " + token }, extra || {});
+  }
+  function make(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
   }
   let statusTimer = null;
   function setStatus(text, clearAfterMs) {
@@ -79,163 +78,134 @@
   }
 
   // ---- rendering ----
+  let pinned = true; // the reader is at the newest message: keep them there as things change
   function nearBottom() {
     return el.log.scrollHeight - el.log.scrollTop - el.log.clientHeight < 80;
   }
   function scrollToNewest() {
     el.log.scrollTop = el.log.scrollHeight;
   }
+  function conversationStarted() {
+    if (el.empty) { el.empty.remove(); el.empty = null; }
+    el.nameField.hidden = true; // the agency keeps the name given with the first message
+  }
   function makeNode(own, text, date) {
-    const node = document.createElement("div");
-    node.className = "msg " + (own ? "msg--own" : "msg--agency");
-    const meta = document.createElement("p");
-    meta.className = "msg__meta";
-    const who = document.createElement("span");
-    who.className = "msg__who";
-    who.textContent = own ? "Ви" : agencyName;
-    const sep = document.createElement("span");
-    sep.className = "visually-hidden";
-    sep.textContent = ", ";
-    const time = document.createElement("time");
-    time.className = "msg__time";
-    meta.append(who, sep, time);
-    const body = document.createElement("p");
-    body.className = "msg__text";
-    body.textContent = text;
-    node.append(meta, body);
+    const node = make("div", "msg " + (own ? "msg--own" : "msg--agency"));
+    const meta = make("p", "msg__meta");
+    meta.append(make("span", "msg__who", own ? "Ви" : agencyName), make("span", "visually-hidden", ", "),
+      make("time", "msg__time"));
+    node.append(meta, make("p", "msg__text", text));
     setTime(node, date);
     return node;
   }
   function setTime(node, date) {
-    const time = node.querySelector("time");
     if (Number.isNaN(date.getTime())) return;
+    const time = node.querySelector("time");
     time.dateTime = date.toISOString();
     time.textContent = formatWhen(date);
   }
+  const STATES = {
+    pending: "надсилається…",
+    sent: "надіслано",
+    retry: "не надіслано, повторюємо спробу…",
+    rejected: "не надіслано",
+  };
   function setState(node, state, detail) {
+    const stick = pinned;
     let line = node.querySelector(".msg__state");
-    if (!line) {
-      line = document.createElement("p");
-      line.className = "msg__state";
-      node.append(line);
-    }
+    if (!line) node.append(line = make("p", "msg__state"));
     node.dataset.state = state;
-    const labels = {
-      pending: "надсилається…",
-      sent: "надіслано",
-      retry: "не надіслано — повторюємо спробу автоматично…",
-      rejected: "не надіслано" + (detail ? ": " + detail : ""),
-    };
-    const label = document.createElement("span");
-    label.textContent = labels[state];
-    line.replaceChildren(label);
+    line.replaceChildren(make("span", "", STATES[state] + (detail ? ": " + detail : "")));
     if (state === "retry") {
-      const button = document.createElement("button");
+      const button = make("button", "msg__retry", "Повторити зараз");
       button.type = "button";
-      button.className = "msg__retry";
-      button.textContent = "Повторити зараз";
       button.addEventListener("click", () => { sendAttempt = 0; pump(); });
       line.append(" ", button);
     }
+    if (stick) scrollToNewest();
   }
   function insertServerNode(node, id) {
-    // Before any own message still waiting for its id, and in id order among the rest.
+    // In id order, and before own messages still waiting for their id.
     let ref = null;
-    for (let child = el.log.lastElementChild; child; child = child.previousElementSibling) {
-      if (!child.classList.contains("msg")) break;
-      if (!child.dataset.id || Number(child.dataset.id) > id) { ref = child; continue; }
-      break;
+    for (let child = el.log.lastElementChild; child && child.classList.contains("msg");
+      child = child.previousElementSibling) {
+      if (child.dataset.id && Number(child.dataset.id) < id) break;
+      ref = child;
     }
     el.log.insertBefore(node, ref);
   }
-  function hideEmpty() {
-    if (el.empty) { el.empty.remove(); el.empty = null; }
-  }
-  function addServer(item, opts) {
+  function addServer(item, forceScroll) {
     if (!item || typeof item.id !== "number" || byId.has(item.id)) return;
-    const stick = (opts && opts.forceScroll) || nearBottom();
+    const stick = forceScroll || pinned;
     lastId = Math.max(lastId, item.id);
     const own = item.direction === "in";
     const text = String(item.text || "");
-    let node = null;
-    if (own) {
-      const i = unmatched.findIndex((u) => u.entry.afterId < item.id && u.entry.text.trim() === text);
-      if (i >= 0) {
-        node = unmatched.splice(i, 1)[0].node;
-        if (node.dataset.state !== "sent") setState(node, "sent");
-      }
-    }
-    if (node) {
-      node.dataset.id = String(item.id);
-      setTime(node, new Date(item.created_at));
+    const when = new Date(item.created_at);
+    const i = !own ? -1 : unmatched.findIndex((u) => u.entry.afterId < item.id && u.entry.text.trim() === text);
+    let node;
+    if (i >= 0) {
+      node = unmatched.splice(i, 1)[0].node;
+      if (node.dataset.state !== "sent") setState(node, "sent");
+      setTime(node, when);
     } else {
-      node = makeNode(own, text, new Date(item.created_at));
-      node.dataset.id = String(item.id);
-      hideEmpty();
+      node = makeNode(own, text, when);
+      conversationStarted();
       insertServerNode(node, item.id);
     }
+    node.dataset.id = String(item.id);
     byId.set(item.id, node);
     if (stick) scrollToNewest();
   }
   function showOwn(entry) {
-    hideEmpty();
+    conversationStarted();
     const node = makeNode(true, entry.text, new Date(entry.at));
     node.dataset.cid = entry.cid;
-    setState(node, "pending");
     el.log.append(node);
+    setState(node, "pending");
     unmatched.push({ entry: entry, node: node });
     scrollToNewest();
-    return node;
   }
   function nodeOf(entry) {
-    const found = unmatched.find((u) => u.entry.cid === entry.cid);
-    return found ? found.node : el.log.querySelector('[data-cid="' + CSS.escape(entry.cid) + '"]');
+    return el.log.querySelector('[data-cid="' + CSS.escape(entry.cid) + '"]');
   }
 
-  // ---- session ----
+  // ---- session and history ----
   async function ensureSession() {
     if (token) return;
     const res = await fetch(base + "/session", { method: "POST" });
     if (!res.ok) throw new Error("session " + res.status);
-    const data = await res.json();
-    token = data.token;
+    token = (await res.json()).token;
     save();
     connect();
   }
-  function resetSession() {
-    // The server no longer accepts this token: what it showed belongs to a chat we can no longer read.
+  function resetSession(note) {
+    // The server no longer accepts this token: the chat it showed can no longer be read.
     token = null;
     lastId = 0;
     closeSocket();
     byId.forEach((node) => node.remove());
     byId.clear();
     save();
-    setStatus("Сесія чату завершилася. Напишіть повідомлення, щоб почати нову розмову.");
+    el.nameField.hidden = unmatched.length > 0;
+    setStatus(note || "Сесія чату завершилася. Напишіть повідомлення, щоб почати нову розмову.");
   }
   async function fetchHistory() {
-    for (let page = 0; page < PAGE_LIMIT_GUARD && token; page++) {
+    for (let page = 0; page < MAX_HISTORY_PAGES && token; page++) {
       const res = await fetch(base + "/messages?after_id=" + lastId, { headers: authHeaders() });
-      if (res.status === 401) { resetSession(); return; }
+      if (res.status === 401) return resetSession();
       if (!res.ok) throw new Error("transcript " + res.status);
       const items = (await res.json()).items || [];
       if (!items.length) return;
-      items.forEach((item) => addServer(item, { forceScroll: true }));
+      items.forEach((item) => addServer(item, true));
     }
   }
 
-  // ---- sending: one at a time, in order, same client_msg_id on every retry ----
+  // ---- sending: one at a time, in order, with the same client_msg_id on every retry ----
   let pumping = false;
   let sendAttempt = 0;
   let sendTimer = null;
-  let freshSessionRetries = 0;
+  let sessionRenewed = false;
 
-  async function errorText(res) {
-    try {
-      const body = await res.json();
-      if (body && body.error && body.error.message) return String(body.error.message);
-    } catch (_) { /* not JSON */ }
-    return "помилка " + res.status;
-  }
   async function trySend(entry) {
     try {
       await ensureSession();
@@ -247,18 +217,19 @@
         body: JSON.stringify(payload),
       });
       if (res.ok) return { outcome: "sent" };
-      if (res.status === 401 && freshSessionRetries < 1) {
-        freshSessionRetries += 1;
-        resetSession();
-        setStatus("Сесію чату оновлено, тому попереднє листування більше не показується.", 8000);
+      if (res.status === 401 && !sessionRenewed) {
+        sessionRenewed = true;
+        resetSession("Сесія чату завершилася, тому повідомлення надсилається в нову розмову.");
         return { outcome: "again" };
       }
       if (res.status === 401 || res.status === 408 || res.status === 429 || res.status >= 500) {
         return { outcome: "retry" };
       }
-      return { outcome: "rejected", detail: await errorText(res) };
+      const body = await res.json().catch(() => null);
+      const detail = body && body.error && body.error.message;
+      return { outcome: "rejected", detail: detail || "помилка " + res.status };
     } catch (_) {
-      return { outcome: "retry" }; // network error or no session yet
+      return { outcome: "retry" }; // the network, or no session yet
     }
   }
   async function pump() {
@@ -274,19 +245,18 @@
         const result = await trySend(entry);
         if (result.outcome === "again") continue;
         if (result.outcome === "retry") {
-          if (node) setState(node, "retry");
+          // Already matched to a stored copy? Keep retrying quietly: the resend is harmless.
+          if (node && node.dataset.state !== "sent") setState(node, "retry");
           retryIn = backoff(sendAttempt++, 1000, 30000);
           break;
         }
         outbox.shift();
         save();
         sendAttempt = 0;
-        freshSessionRetries = 0;
+        sessionRenewed = false;
         if (node && node.dataset.state !== "sent") setState(node, result.outcome, result.detail);
-        if (result.outcome === "rejected") {
-          const i = unmatched.findIndex((u) => u.entry === entry);
-          if (i >= 0) unmatched.splice(i, 1);
-        }
+        const left = unmatched.findIndex((u) => u.entry === entry);
+        if (result.outcome === "rejected" && left >= 0) unmatched.splice(left, 1);
       }
     } finally {
       pumping = false;
@@ -303,8 +273,10 @@
       return;
     }
     clearError();
-    const name = el.name.value.trim();
-    const entry = { cid: newId(), text: text, name: name || null, at: new Date().toISOString(), afterId: lastId };
+    const entry = {
+      cid: newId(), text: text, name: el.name.value.trim() || null,
+      at: new Date().toISOString(), afterId: lastId,
+    };
     outbox.push(entry);
     save();
     showOwn(entry);
@@ -318,7 +290,7 @@
     el.text.removeAttribute("aria-invalid");
   }
 
-  // ---- receiving: websocket with backoff, resuming after the last id ----
+  // ---- receiving: a websocket that reconnects with backoff and resumes after the last id ----
   let socket = null;
   let wsAttempt = 0;
   let wsTimer = null;
@@ -330,16 +302,13 @@
     clearTimeout(watchdog);
     const ws = socket;
     socket = null;
-    if (ws) {
-      ws.onclose = ws.onmessage = ws.onerror = ws.onopen = null;
-      try { ws.close(); } catch (_) { /* already closed */ }
-    }
+    if (!ws) return;
+    ws.onclose = ws.onmessage = ws.onopen = null;
+    try { ws.close(); } catch (_) { /* already closed */ }
   }
   function armWatchdog(ws) {
     clearTimeout(watchdog);
-    watchdog = setTimeout(() => {
-      if (socket === ws) { closeSocket(); scheduleReconnect(); }
-    }, WATCHDOG_MS);
+    watchdog = setTimeout(() => { if (socket === ws) { closeSocket(); scheduleReconnect(); } }, WATCHDOG_MS);
   }
   function connect() {
     if (!token || socket) return;
@@ -353,16 +322,13 @@
     ws.onopen = () => {
       wsAttempt = 0;
       armWatchdog(ws);
-      if (reconnecting) {
-        reconnecting = false;
-        setStatus("З'єднання відновлено.", 4000);
-      }
+      if (reconnecting) { reconnecting = false; setStatus("З'єднання відновлено.", 4000); }
     };
     ws.onmessage = (event) => {
       armWatchdog(ws);
       let data = null;
       try { data = JSON.parse(event.data); } catch (_) { return; }
-      if (data && data.type === "message") addServer(data.message);
+      if (data && data.type === "message") addServer(data.message, false);
     };
     ws.onclose = () => {
       if (socket !== ws) return;
@@ -374,22 +340,20 @@
   function scheduleReconnect() {
     if (!token) return;
     reconnecting = true;
-    setStatus(navigator.onLine === false
-      ? "Немає підключення до мережі. З'єднання відновиться автоматично…"
-      : "З'єднання відновлюється…");
+    setStatus(navigator.onLine === false ? OFFLINE : "З'єднання відновлюється…");
     clearTimeout(wsTimer);
     const attempt = wsAttempt++;
     wsTimer = setTimeout(async () => {
       if (attempt >= 2) {
-        // Repeated failures: check the session and fetch what we missed over plain HTTP meanwhile.
-        try { await fetchHistory(); } catch (_) { /* offline: the websocket retry decides */ }
+        // Failing again and again: check the session, and fetch what came meanwhile over plain HTTP.
+        try { await fetchHistory(); } catch (_) { /* still offline: the next attempt will tell */ }
       }
       connect();
     }, backoff(attempt, 500, 15000));
   }
   function reconnectNow() {
     wsAttempt = 0;
-    if (!socket && token) { clearTimeout(wsTimer); connect(); }
+    if (!socket && token) connect();
   }
 
   // ---- wiring ----
@@ -401,6 +365,8 @@
     }
   });
   el.text.addEventListener("input", clearError);
+  el.log.addEventListener("scroll", () => { pinned = nearBottom(); }, { passive: true });
+  if (window.ResizeObserver) new ResizeObserver(() => { if (pinned) scrollToNewest(); }).observe(el.log);
   window.addEventListener("online", () => { reconnectNow(); sendAttempt = 0; pump(); });
   window.addEventListener("offline", () => {
     // After a network change the old connection is often dead without knowing it: start afresh.
@@ -410,6 +376,7 @@
     if (document.visibilityState === "visible") reconnectNow();
   });
 
+  // For tests and support staff: the live socket, the last id seen, how many messages wait to be sent.
   window.civdeskChat = {
     get socket() { return socket; },
     get lastId() { return lastId; },
@@ -422,6 +389,7 @@
     el.form.hidden = false;
     outbox.forEach(showOwn); // written before a reload and not yet accepted
     if (token) {
+      el.nameField.hidden = true;
       try {
         await fetchHistory();
       } catch (_) {

@@ -1,0 +1,50 @@
+"""What consoles are told about conversations and messages: one shape for every event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civdesk.conversation.models import Conversation, Message
+from civdesk.conversation.schemas import ConversationRead, MessageRead, event_payload
+from civdesk.core import events
+from civdesk.realtime import service as realtime_service
+
+
+def conversation_read(conversation: Conversation, *, channel_type: str, contact_name: str) -> ConversationRead:
+    return ConversationRead(
+        id=conversation.id,
+        agency_id=conversation.agency_id,
+        channel_id=conversation.channel_id,
+        channel_type=channel_type,
+        contact_id=conversation.contact_id,
+        contact_name=contact_name,
+        topic_id=conversation.topic_id,
+        assignee_id=conversation.assignee_id,
+        status=conversation.status,
+        created_at=conversation.created_at,
+        first_response_at=conversation.first_response_at,
+        resolved_at=conversation.resolved_at,
+        last_message_at=conversation.last_message_at,
+    )
+
+
+def conversation_changed(*, session: AsyncSession, conversation: ConversationRead, types: Iterable[str]) -> None:
+    """Emits conversation.* events (created, updated, assigned) carrying the whole conversation."""
+    for event_type in types:
+        realtime_service.emit(
+            session=session, agency_id=conversation.agency_id, type=event_type, payload=event_payload(conversation)
+        )
+
+
+def message_created(*, session: AsyncSession, message: Message, conversation: ConversationRead) -> MessageRead:
+    """Emits message.created with the conversation it belongs to; the message must be flushed."""
+    read = MessageRead.model_validate(message)
+    realtime_service.emit(
+        session=session,
+        agency_id=conversation.agency_id,
+        type=events.MESSAGE_CREATED,
+        payload={"message": event_payload(read), "conversation": event_payload(conversation)},
+    )
+    return read
