@@ -20,6 +20,7 @@ from civdesk.channels import registry
 from civdesk.config import Settings, get_settings
 from civdesk.conversation.polling import Poller
 from civdesk.conversation.routes import router as conversation_router
+from civdesk.core import redact
 from civdesk.core.errors import CivdeskError
 from civdesk.db.session import create_engine_for, create_sessionmaker
 from civdesk.delivery.worker import DeliveryWorker
@@ -41,6 +42,7 @@ async def make_bus(settings: Settings) -> bus_module.Bus:
 
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
+    redact.install("uvicorn.access", "uvicorn.error", "civdesk", "aiogram", "aiohttp.access")
     workers_here = settings.embedded_worker if run_workers is None else run_workers
 
     @contextlib.asynccontextmanager

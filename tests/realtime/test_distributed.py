@@ -18,7 +18,6 @@ from tests.support.live_server import LiveServer
 from tests.support.stack import Stack
 from tests.support.world import BOT_TOKEN, login, wait_for
 
-
 # The distributed mode is PostgreSQL + Redis by definition.
 on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 

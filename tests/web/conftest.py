@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
@@ -14,6 +16,8 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
+# Fixtures that call asyncio.run() (seeding the world, migrating a database) while Playwright is up.
+_ASYNCIO_FIXTURES = frozenset({"database_url", "settings", "stack"})
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +32,17 @@ def browser() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:
+    """Playwright's sync API marks its event loop as running in this thread between calls, so a plain
+    asyncio.run() in a fixture would refuse to start; hide that loop while such a fixture sets up."""
+    if fixturedef.argname not in _ASYNCIO_FIXTURES:
+        return (yield)
+    loop = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        return (yield)
+    finally:
+        asyncio._set_running_loop(loop)

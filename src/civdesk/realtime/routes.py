@@ -1,28 +1,25 @@
 """The agents' websocket: replay from the client's cursor, then live events, no gap between.
 
-Protocol: connect to /api/v1/ws?token=<bearer>[&last_event_id=N]. Without a cursor the server
-says {"type":"hello","last_event_id":M}; with one it first replays every event after N. Each
+Protocol: connect to /api/v1/ws?token=<bearer>[&last_event_id=N]; a bad token is closed with 4401.
+Without a cursor the server says {"type":"hello","last_event_id":M}; with one it first replays every event after N. Each
 event carries an increasing "id"; a client that reconnects with the last id it saw loses nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.websockets import WebSocketState
 
 from civdesk.agent.service import identity_from_token
 from civdesk.core.errors import Unauthorized
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime import service as realtime_service
+from civdesk.realtime.socket import LiveSocket, refuse
 
 router = APIRouter()
-HEARTBEAT_SECONDS = 25.0
-_POLICY_VIOLATION = 4401
 
 
 @router.websocket("/api/v1/ws")
@@ -31,7 +28,7 @@ async def agent_events(websocket: WebSocket) -> None:
     try:
         who = identity_from_token(token=websocket.query_params.get("token", ""), secret_key=settings.secret_key)
     except Unauthorized:
-        await websocket.close(code=_POLICY_VIOLATION, reason="invalid token")
+        await refuse(websocket, "invalid token")
         return
     cursor_param = websocket.query_params.get("last_event_id")
     await websocket.accept()
@@ -59,34 +56,13 @@ async def agent_events(websocket: WebSocket) -> None:
 
 
 async def _pump(websocket: WebSocket, live: asyncio.Queue[dict[str, Any]], sent: set[int]) -> None:
-    reader = asyncio.create_task(_read_client(websocket))
+    socket = LiveSocket(websocket, live)
     try:
-        while websocket.client_state == WebSocketState.CONNECTED:
-            getter = asyncio.create_task(live.get())
-            done, _ = await asyncio.wait(
-                {getter, reader}, timeout=HEARTBEAT_SECONDS, return_when=asyncio.FIRST_COMPLETED
-            )
-            if getter not in done:
-                getter.cancel()
-                if reader in done:
-                    break  # the client went away
-                await websocket.send_json({"type": "heartbeat"})
-                continue
-            event = getter.result()
+        while (event := await socket.next_event()) is not None:
             if event.get("id") in sent:
                 continue  # already replayed from the log
             await websocket.send_text(json.dumps(event))
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-            await reader
-
-
-async def _read_client(websocket: WebSocket) -> None:
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            text = await websocket.receive_text()
-            if text.strip() in ('{"type":"ping"}', '{"type": "ping"}', "ping"):
-                await websocket.send_json({"type": "pong"})
+        await socket.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +18,7 @@ from civdesk.core import events
 from civdesk.core.errors import NotFound, Unauthorized
 from civdesk.deps import SessionDep, SessionmakerDep, SettingsDep
 from civdesk.realtime import bus as bus_module
+from civdesk.realtime.socket import LiveSocket, refuse
 from civdesk.webchat import service as webchat_service
 from civdesk.webchat.schemas import ChatSessionRead, CitizenMessageCreate, TranscriptRead
 
@@ -96,12 +95,14 @@ async def transcript(
     items = await webchat_service.transcript(
         session=session, channel_id=channel.id, session_id=session_id, after_id=after_id
     )
-    return TranscriptRead(items=items)
+    more = len(items) == webchat_service.TRANSCRIPT_PAGE
+    return TranscriptRead(items=items, next_after_id=items[-1].id if more else None)
 
 
 @router.websocket("/chat/{agency_slug}/ws")
 async def citizen_socket(agency_slug: str, websocket: WebSocket) -> None:
-    """Pushes new messages of this citizen's chat; `after_id` resumes without a gap after reconnecting."""
+    """Pushes new messages of this citizen's chat; `after_id` resumes without a gap after reconnecting.
+    A bad token is closed with 4401 after accepting, so the page can tell it from a network failure."""
     settings = websocket.app.state.settings
     maker: async_sessionmaker[AsyncSession] = websocket.app.state.sessionmaker
     try:
@@ -111,42 +112,57 @@ async def citizen_socket(agency_slug: str, websocket: WebSocket) -> None:
         async with maker() as session:
             _, channel = await _agency_channel(session, agency_slug)
     except (Unauthorized, NotFound):
-        await websocket.close(code=4401)
+        await refuse(websocket, "invalid chat session")
         return
     cursor_param = websocket.query_params.get("after_id", "0")
     cursor = int(cursor_param) if cursor_param.isdigit() else 0
     await websocket.accept()
     async with bus_module.current().subscribe(bus_module.agency_topic(channel.agency_id)) as live:
+        socket = LiveSocket(websocket, live)
+        contact_id: int | None = None
         try:
             while True:
                 async with maker() as session:
-                    items = await webchat_service.transcript(
-                        session=session, channel_id=channel.id, session_id=session_id, after_id=cursor
-                    )
-                for item in items:
-                    await websocket.send_json({"type": "message", "message": item.model_dump(mode="json")})
-                    cursor = item.id
-                await _next_relevant(live, channel.id, websocket)
+                    if contact_id is None:
+                        contact_id = await webchat_service.contact_of(
+                            session=session, channel_id=channel.id, session_id=session_id
+                        )
+                    cursor = await _send_transcript(websocket, session, channel.id, session_id, cursor)
+                if not await _wait_for_own_chat(socket, channel.id, contact_id):
+                    return
         except (WebSocketDisconnect, RuntimeError):
             return
+        finally:
+            await socket.close()
 
 
-async def _next_relevant(live: asyncio.Queue[dict[str, object]], channel_id: int, websocket: WebSocket) -> None:
-    """Waits for an event on this web chat channel; heartbeats keep proxies from closing the socket."""
+async def _send_transcript(
+    websocket: WebSocket, session: AsyncSession, channel_id: int, session_id: str, cursor: int
+) -> int:
+    """Sends everything after the cursor, page by page, and returns the new cursor."""
     while True:
-        try:
-            event = await asyncio.wait_for(live.get(), timeout=25)
-        except TimeoutError:
-            await websocket.send_json({"type": "heartbeat"})
-            continue
+        items = await webchat_service.transcript(
+            session=session, channel_id=channel_id, session_id=session_id, after_id=cursor
+        )
+        for item in items:
+            await websocket.send_json({"type": "message", "message": item.model_dump(mode="json")})
+            cursor = item.id
+        if len(items) < webchat_service.TRANSCRIPT_PAGE:
+            return cursor
+
+
+async def _wait_for_own_chat(socket: LiveSocket, channel_id: int, contact_id: int | None) -> bool:
+    """Waits for a message event in this citizen's chat; False when the citizen has gone."""
+    while (event := await socket.next_event()) is not None:
         payload = event.get("payload")
         conversation = payload.get("conversation") if isinstance(payload, dict) else None
         if (
             event.get("type") in _CITIZEN_EVENTS
             and isinstance(conversation, dict)
             and conversation.get("channel_id") == channel_id
+            # Before the citizen's first message we do not know their contact id yet.
+            and (contact_id is None or conversation.get("contact_id") == contact_id)
         ):
-            with contextlib.suppress(asyncio.QueueEmpty):
-                while True:  # coalesce a burst into one transcript read
-                    live.get_nowait()
-            return
+            socket.drain()  # one transcript read covers a burst
+            return True
+    return False

@@ -27,3 +27,4 @@ class CitizenMessageRead(BaseModel):
 
 class TranscriptRead(BaseModel):
     items: list[CitizenMessageRead]
+    next_after_id: int | None = Field(default=None, description="pass as after_id to read on; null at the end")

@@ -15,6 +15,7 @@ from civdesk.core.errors import Unauthorized
 from civdesk.webchat.schemas import CitizenMessageCreate, CitizenMessageRead
 
 SESSION_MAX_AGE_SECONDS = 90 * 24 * 3600
+TRANSCRIPT_PAGE = 500
 _SALT = "civdesk.webchat.session"
 
 
@@ -46,7 +47,7 @@ def inbound_body(*, session_id: str, message: CitizenMessageCreate) -> bytes:
 
 
 async def transcript(
-    *, session: AsyncSession, channel_id: int, session_id: str, after_id: int = 0, limit: int = 500
+    *, session: AsyncSession, channel_id: int, session_id: str, after_id: int = 0, limit: int = TRANSCRIPT_PAGE
 ) -> list[CitizenMessageRead]:
     rows = await session.execute(
         select(Message.id, Message.direction, Message.text, Message.created_at)
@@ -65,3 +66,12 @@ async def transcript(
         .limit(limit)
     )
     return [CitizenMessageRead(id=r.id, direction=r.direction, text=r.text, created_at=r.created_at) for r in rows]
+
+
+async def contact_of(*, session: AsyncSession, channel_id: int, session_id: str) -> int | None:
+    """The contact behind a web chat session, once the citizen has written."""
+    return await session.scalar(
+        select(ContactIdentity.contact_id).where(
+            ContactIdentity.channel_id == channel_id, ContactIdentity.external_id == session_id
+        )
+    )

@@ -330,10 +330,11 @@
       try { data = JSON.parse(event.data); } catch (_) { return; }
       if (data && data.type === "message") addServer(data.message, false);
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (socket !== ws) return;
       socket = null;
       clearTimeout(watchdog);
+      if (event.code === 4401) return resetSession();  // the server refused this session token
       scheduleReconnect();
     };
   }
