@@ -155,5 +155,22 @@ def test_register_webhook_tells_telegram_where_to_send(env: dict[str, str], emul
         assert result.returncode == 0, result.stderr
         info = emulator.get_webhook_info(BOT_TOKEN)
         assert info["url"] == f"https://civdesk.example.gov.ua/webhooks/telegram/{channel['id']}"
+        checked = civdesk("channel", "check", str(channel["id"]), env=env)
+        assert checked.returncode == 0 and "is working" in checked.stdout and "minsoc_bot" in checked.stdout
+        broken = civdesk(
+            "channel",
+            "add",
+            "telegram",
+            "--agency",
+            "minsoc",
+            "--token",
+            "999:unknown",
+            "--api-base",
+            sandbox.url,
+            "--json",
+            env=env,
+        )
+        bad = civdesk("channel", "check", str(json.loads(broken.stdout)["id"]), env=env)
+        assert bad.returncode == 2 and "Unauthorized" in bad.stderr and "Traceback" not in bad.stderr
         missing = civdesk("channel", "register-webhook", "999", env=env)
         assert missing.returncode == 2 and "no channel 999" in missing.stderr

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civdesk import __version__
 from civdesk.agent.routes import router as agent_router
@@ -23,7 +24,10 @@ from civdesk.conversation.routes import router as conversation_router
 from civdesk.core import redact
 from civdesk.core.errors import CivdeskError
 from civdesk.db.session import create_engine_for, create_sessionmaker
+from civdesk.delivery.pacing import LocalPacer, RedisPacer
 from civdesk.delivery.worker import DeliveryWorker
+from civdesk.files.routes import router as files_router
+from civdesk.files.service import Files
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime.routes import router as realtime_router
 from civdesk.webchat.routes import router as webchat_router
@@ -38,6 +42,22 @@ async def make_bus(settings: Settings) -> bus_module.Bus:
         await bus.start()
         return bus
     return bus_module.MemoryBus()
+
+
+def make_files(settings: Settings) -> Files:
+    return Files(root=settings.files_dir, max_bytes=settings.max_file_bytes, secret_key=settings.secret_key)
+
+
+def make_worker(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], files: Files) -> DeliveryWorker:
+    """One delivery worker, paced through Redis when several processes share the platforms' budgets."""
+    return DeliveryWorker(
+        sessionmaker=sessionmaker,
+        files=files,
+        public_url=settings.public_url,
+        pacer=RedisPacer(settings.redis_url) if settings.redis_url else LocalPacer(),
+        max_attempts=settings.delivery_max_attempts,
+        poll_seconds=settings.delivery_poll_seconds,
+    )
 
 
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
@@ -55,11 +75,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         if workers_here:
-            worker = DeliveryWorker(
-                sessionmaker=app.state.sessionmaker,
-                max_attempts=settings.delivery_max_attempts,
-                poll_seconds=settings.delivery_poll_seconds,
-            )
+            worker = make_worker(settings, app.state.sessionmaker, app.state.files)
             tasks.append(asyncio.create_task(worker.run(stop), name="delivery-worker"))
             tasks.append(asyncio.create_task(Poller(sessionmaker=app.state.sessionmaker).run(stop), name="poller"))
         try:
@@ -82,8 +98,9 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         description="Agent API v1: conversations, replies, realtime events (websocket /api/v1/ws).",
     )
     app.state.settings = settings
+    app.state.files = make_files(settings)
     _install_error_handlers(app)
-    for router in (agent_router, conversation_router, webhook_router, realtime_router, webchat_router):
+    for router in (agent_router, conversation_router, files_router, webhook_router, realtime_router, webchat_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

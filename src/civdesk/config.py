@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = 12 * 3600
     delivery_max_attempts: int = 8
     delivery_poll_seconds: float = 0.5
+    files_dir: Path = Field(default_factory=lambda: Path("var/files").resolve())
+    max_file_bytes: int = 20 * 1024 * 1024
 
     @field_validator("database_url")
     @classmethod

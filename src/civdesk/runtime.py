@@ -9,13 +9,12 @@ import signal
 import uvicorn
 
 from civdesk import demo as demo_data
-from civdesk.app import create_app, make_bus
+from civdesk.app import create_app, make_bus, make_files, make_worker
 from civdesk.channel import service as channel_service
 from civdesk.channels import registry
 from civdesk.config import Settings
 from civdesk.conversation.polling import Poller
 from civdesk.db.session import create_engine_for, create_sessionmaker
-from civdesk.delivery.worker import DeliveryWorker
 from civdesk.realtime import bus as bus_module
 from civdesk.sandbox.app import create_sandbox_app
 from civdesk.sandbox.telegram.emulator import TelegramEmulator
@@ -36,11 +35,7 @@ async def run_worker(settings: Settings) -> None:
     bus_module.install(bus)
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    worker = DeliveryWorker(
-        sessionmaker=sessionmaker,
-        max_attempts=settings.delivery_max_attempts,
-        poll_seconds=settings.delivery_poll_seconds,
-    )
+    worker = make_worker(settings, sessionmaker, make_files(settings))
     try:
         await asyncio.gather(worker.run(stop), Poller(sessionmaker=sessionmaker).run(stop))
     finally:

@@ -216,3 +216,9 @@ def test_citizen_blocking_and_unblocking_is_recorded(stack: Stack) -> None:
     ).raise_for_status()
     [sent] = stack.emulator.wait_for_sends(token=BOT_TOKEN, chat_id=CHAT, count=1)
     assert sent["text"] == "Тепер дійде"
+
+
+def test_the_generic_webhook_url_never_accepts_web_chat_bodies(stack: Stack) -> None:
+    body = {"session_id": "s" * 32, "client_msg_id": "c" * 16, "text": "підроблене"}
+    response = stack.client.post(f"/webhooks/webchat/{stack.world.webchat_channel_id}", json=body)
+    assert response.status_code == 401

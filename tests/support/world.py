@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -14,6 +16,7 @@ from civdesk.channel import service as channel_service
 from civdesk.config import Settings
 from civdesk.db.session import create_engine_for, create_sessionmaker
 
+T = TypeVar("T")
 BOT_TOKEN = "4242:test-bot-token"
 OTHER_BOT_TOKEN = "4343:other-agency-bot"
 PASSWORD = "correct horse battery"
@@ -78,8 +81,15 @@ async def _seed(settings: Settings, sandbox_url: str) -> World:
         await engine.dispose()
 
 
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs a coroutine to completion from sync test code, in a thread of its own: Playwright's
+    sync API leaves an event loop marked as running in the test thread, where asyncio.run refuses."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def seed_world(settings: Settings, sandbox_url: str) -> World:
-    return asyncio.run(_seed(settings, sandbox_url))
+    return run_async(_seed(settings, sandbox_url))
 
 
 def login(client: httpx.Client, email: str, password: str = PASSWORD) -> dict[str, str]:

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
-from civdesk.conversation.receive import receive
+from civdesk.conversation.receive import handshake, receive
 from civdesk.deps import SessionmakerDep
 
 router = APIRouter(tags=["webhooks"])
@@ -21,9 +21,23 @@ async def webhook(channel_type: str, channel_id: int, request: Request, sessionm
         sessionmaker=sessionmaker,
         channel_type=channel_type,
         channel_id=channel_id,
-        headers={k.lower(): v for k, v in request.headers.items()},
+        # Viber may sign in the query string (?sig=) instead of a header.
+        headers={k.lower(): v for k, v in request.headers.items()} | {":query": request.url.query},
         body=body,
     )
+    if outcome.reply_body is not None:
+        return JSONResponse(dict(outcome.reply_body))
     return JSONResponse(
         {"ok": True, "stored": outcome.stored, "duplicates": outcome.duplicates, "ignored": outcome.ignored_reason}
     )
+
+
+@router.get("/webhooks/{channel_type}/{channel_id}", response_class=PlainTextResponse)
+async def webhook_handshake(
+    channel_type: str, channel_id: int, request: Request, sessionmaker: SessionmakerDep
+) -> PlainTextResponse:
+    """Meta's verification request: echo hub.challenge when hub.verify_token is ours; 403 otherwise."""
+    challenge = await handshake(
+        sessionmaker=sessionmaker, channel_type=channel_type, channel_id=channel_id, params=dict(request.query_params)
+    )
+    return PlainTextResponse(challenge)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import secrets as secrets_module
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civdesk.agency.models import Agency
 from civdesk.channel.models import Channel
@@ -16,6 +19,56 @@ from civdesk.channels.base import ChannelAccount, ChannelAdapter
 from civdesk.core.errors import InvalidInput, NotFound
 
 RECEIVE_MODES = ("webhook", "polling")
+# Webhooks look their channel up on every request; a few seconds of staleness after an edit is
+# fine (an edit in this process invalidates at once), a query per webhook is not.
+SNAPSHOT_TTL_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ChannelSnapshot:
+    """What the inbound path needs of a channel, without holding a database session."""
+
+    id: int
+    type: str
+    agency_id: int
+    is_active: bool
+    config: Mapping[str, Any]
+    secrets: Mapping[str, Any] = field(repr=False)
+
+
+_snapshots: dict[int, tuple[float, ChannelSnapshot]] = {}
+
+
+def snapshot_of(channel: Channel) -> ChannelSnapshot:
+    return ChannelSnapshot(
+        id=channel.id,
+        type=channel.type,
+        agency_id=channel.agency_id,
+        is_active=channel.is_active,
+        config=dict(channel.config),
+        secrets=dict(channel.secrets),
+    )
+
+
+async def active_snapshot(
+    *, sessionmaker: async_sessionmaker[AsyncSession], channel_id: int, type: str
+) -> ChannelSnapshot | None:
+    """The channel a webhook is addressed to, if it exists, is of that type and is switched on."""
+    cached = _snapshots.get(channel_id)
+    if cached is None or cached[0] < time.monotonic():
+        async with sessionmaker() as session:
+            channel = await session.get(Channel, channel_id)
+            if channel is None:
+                _snapshots.pop(channel_id, None)
+                return None
+            cached = (time.monotonic() + SNAPSHOT_TTL_SECONDS, snapshot_of(channel))
+            _snapshots[channel_id] = cached
+    found = cached[1]
+    return found if found.type == type and found.is_active else None
+
+
+def forget_snapshot(channel_id: int) -> None:
+    _snapshots.pop(channel_id, None)
 
 
 def webhook_path(channel: Channel) -> str:
@@ -35,11 +88,11 @@ def to_read(channel: Channel) -> ChannelRead:
     )
 
 
-def account(channel: Channel) -> ChannelAccount:
+def account(channel: Channel | ChannelSnapshot) -> ChannelAccount:
     return ChannelAccount(id=channel.id, config=dict(channel.config), secrets=dict(channel.secrets))
 
 
-def adapter(channel: Channel) -> ChannelAdapter:
+def adapter(channel: Channel | ChannelSnapshot) -> ChannelAdapter:
     return registry.get(channel.type)
 
 
@@ -73,14 +126,6 @@ async def get(*, session: AsyncSession, channel_id: int) -> Channel:
     channel = await session.get(Channel, channel_id)
     if channel is None:
         raise NotFound(f"no channel {channel_id}", f"каналу {channel_id} немає")
-    return channel
-
-
-async def get_active(*, session: AsyncSession, channel_id: int, type: str) -> Channel | None:
-    """The channel a webhook is addressed to, if it exists, is of that type and is switched on."""
-    channel = await session.get(Channel, channel_id)
-    if channel is None or channel.type != type or not channel.is_active:
-        return None
     return channel
 
 

@@ -2,6 +2,13 @@
 
 An adapter knows its platform's wire format and client library, nothing of the database:
 it verifies and parses webhooks into InboundEvents and sends OutboundMessages.
+
+Attachment dicts (inbound, in InboundEvent.attachments) use these keys, all optional but `kind`:
+  kind        photo | document | voice | audio | video | sticker | location | contact
+  file_id     the platform's reference to fetch the file with ChannelAdapter.fetch_file
+  mime_type, name, size (bytes), width, height, duration
+  latitude, longitude, title, address                    (location)
+  phone_number, first_name, last_name, is_own_number     (contact)
 """
 
 from __future__ import annotations
@@ -16,9 +23,18 @@ from typing import Any, ClassVar
 
 class InboundKind(enum.StrEnum):
     MESSAGE = "message"
-    BUTTON = "button"  # a press of a button we sent (callback, postback, quick reply)
+    BUTTON = "button"  # a press of a button we sent (callback, postback, quick reply, list reply)
+    STARTED = "started"  # the citizen opened the chat (Viber conversation_started, Messenger Get Started)
     BLOCKED = "blocked"  # the citizen blocked the bot or unsubscribed
-    UNBLOCKED = "unblocked"
+    UNBLOCKED = "unblocked"  # subscribed again / unblocked
+    RECEIPT = "receipt"  # the platform reports on a message we sent
+
+
+class ReceiptStatus(enum.StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,12 @@ class InboundEvent:
     attachments: tuple[Mapping[str, Any], ...] = ()
     button_payload: str | None = None
     button_query_id: str | None = None
+    # RECEIPT only: which of our messages (its SendResult.platform_key) and what happened to it.
+    # Messenger's watermark receipts cover every message sent up to `occurred_at` instead.
+    receipt_for: str | None = None
+    receipt_status: ReceiptStatus | None = None
+    receipt_up_to: datetime | None = None
+    error: str | None = None  # FAILED receipts: the platform's reason, for the agent
 
 
 @dataclass(frozen=True)
@@ -59,14 +81,46 @@ class ParseResult:
 
 
 @dataclass(frozen=True)
+class Button:
+    """A quick reply: the citizen taps `title`; `payload` comes back in a BUTTON event."""
+
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class OutboundFile:
+    name: str
+    mime_type: str
+    data: bytes = field(repr=False)
+    # A URL the platform can fetch the file from (Viber and WhatsApp send media by link).
+    public_url: str | None = None
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     recipient_external_id: str
     text: str
+    buttons: tuple[Button, ...] = ()
+    file: OutboundFile | None = None
+    # WhatsApp outside the 24-hour window: an approved template's name and language.
+    template: str | None = None
+    template_language: str = "uk"
 
 
 @dataclass(frozen=True)
 class SendResult:
     platform_key: str | None
+    # True where the platform later reports delivery in RECEIPT events (Viber, WhatsApp, Messenger);
+    # False where acceptance is all we will ever know (Telegram), so the message counts as delivered.
+    awaits_receipt: bool = False
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    data: bytes = field(repr=False)
+    mime_type: str
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,12 +130,18 @@ class PlatformLimits:
     messages_per_second: float
     per_recipient_per_second: float
     max_text_length: int
+    max_buttons: int = 0
+    max_file_bytes: int = 0
+    # Free-form replies only within this long after the citizen's last message (WhatsApp: 24 h).
+    reply_window_seconds: int | None = None
 
 
 class ChannelError(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, code: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        # Machine-readable where it matters to the agent: "blocked", "unsubscribed", "outside_window".
+        self.code = code
 
 
 class SignatureInvalid(ChannelError):
@@ -95,8 +155,8 @@ class MalformedPayload(ChannelError):
 class RetryLater(ChannelError):
     """The platform asked us to slow down (429 and kin)."""
 
-    def __init__(self, reason: str, *, after_seconds: float) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: str, *, after_seconds: float, code: str | None = "rate_limited") -> None:
+        super().__init__(reason, code=code)
         self.after_seconds = after_seconds
 
 
@@ -105,8 +165,8 @@ class RecipientUnreachable(ChannelError):
 
 
 class SendFailed(ChannelError):
-    def __init__(self, reason: str, *, permanent: bool) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: str, *, permanent: bool, code: str | None = None) -> None:
+        super().__init__(reason, code=code)
         self.permanent = permanent
 
 
@@ -118,7 +178,8 @@ class ChannelAdapter(abc.ABC):
 
     @abc.abstractmethod
     def verify(self, *, account: ChannelAccount, headers: Mapping[str, str], body: bytes) -> None:
-        """Raises SignatureInvalid unless the request came from the platform."""
+        """Raises SignatureInvalid unless the request came from the platform.
+        `headers` have lower-case names; the query string, if any, is under the key ":query"."""
 
     @abc.abstractmethod
     def parse(self, *, body: bytes) -> ParseResult:
@@ -128,9 +189,21 @@ class ChannelAdapter(abc.ABC):
     async def send(self, *, account: ChannelAccount, message: OutboundMessage) -> SendResult:
         """Sends one message; raises RetryLater, RecipientUnreachable or SendFailed."""
 
+    def handshake(self, *, account: ChannelAccount, params: Mapping[str, str]) -> str:
+        """Answers the platform's GET verification (Meta's hub.challenge); raises SignatureInvalid."""
+        raise NotImplementedError(f"{self.type} has no webhook handshake")
+
+    def immediate_reply(self, *, account: ChannelAccount, events: tuple[InboundEvent, ...]) -> Mapping[str, Any] | None:
+        """A body to return in the webhook's HTTP answer (Viber's welcome message), or None."""
+        return None
+
     async def acknowledge_button(self, *, account: ChannelAccount, query_id: str) -> None:
         """Stops the client's spinner after a button press, where the platform has one."""
         return None
+
+    async def fetch_file(self, *, account: ChannelAccount, file_id: str) -> FetchedFile:
+        """Downloads an inbound attachment by the platform's reference."""
+        raise NotImplementedError(f"{self.type} cannot fetch files")
 
     async def fetch_updates(
         self, *, account: ChannelAccount, offset: int | None, timeout_seconds: int
@@ -143,7 +216,7 @@ class ChannelAdapter(abc.ABC):
         raise NotImplementedError(f"{self.type} has no webhook registration")
 
     async def who_am_i(self, *, account: ChannelAccount) -> Mapping[str, Any]:
-        """The platform's view of this bot, to check the credentials."""
+        """The platform's view of this bot, to check the credentials; raises SendFailed saying what is wrong."""
         raise NotImplementedError
 
     async def close(self) -> None:

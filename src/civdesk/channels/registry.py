@@ -12,6 +12,9 @@ from civdesk.core.errors import NotFound
 _KNOWN = {
     "telegram": "civdesk.channels.telegram.adapter:TelegramAdapter",
     "webchat": "civdesk.channels.webchat.adapter:WebChatAdapter",
+    "viber": "civdesk.channels.viber.adapter:ViberAdapter",
+    "whatsapp": "civdesk.channels.whatsapp.adapter:WhatsAppAdapter",
+    "messenger": "civdesk.channels.messenger.adapter:MessengerAdapter",
 }
 
 _ADAPTERS: dict[str, ChannelAdapter] = {}

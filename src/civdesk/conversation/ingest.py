@@ -1,24 +1,74 @@
-"""Inbound: a platform's events become the citizen's messages, in one transaction."""
+"""Inbound: a platform's events become the citizen's messages, in one transaction.
+
+This is the hottest path in civdesk (every webhook), so it speaks SQLAlchemy Core with statements
+built once: a continuing chat costs one lookup (identity, contact, open conversation and the
+duplicate check together), the message INSERT, the conversation UPDATE and the event INSERT.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from civdesk.channel.models import Channel
+from civdesk.channel.service import ChannelSnapshot
 from civdesk.channels.base import InboundEvent, InboundKind
 from civdesk.contact import service as contact_service
-from civdesk.contact.models import Contact
-from civdesk.conversation import publish
+from civdesk.contact.models import Contact, ContactIdentity
+from civdesk.conversation import publish, receipts
 from civdesk.conversation.models import Conversation, DeliveryStatus, Direction, Message, Status
-from civdesk.conversation.publish import conversation_read
+from civdesk.conversation.schemas import ConversationRead, MessageRead
 from civdesk.core import events
 from civdesk.core.clock import now
+from civdesk.delivery import service as delivery_service
+from civdesk.delivery.models import JobKind
 
 log = logging.getLogger(__name__)
+
+_DUPLICATE = (
+    select(Message.id)
+    .where(Message.channel_id == bindparam("channel_id"), Message.platform_key == bindparam("platform_key"))
+    .scalar_subquery()
+)
+_LOOKUP = (
+    select(
+        ContactIdentity.id.label("identity_id"),
+        ContactIdentity.contact_id,
+        ContactIdentity.is_blocked,
+        Contact.display_name,
+        Conversation.id.label("conversation_id"),
+        Conversation.status,
+        Conversation.topic_id,
+        Conversation.assignee_id,
+        Conversation.created_at,
+        Conversation.first_response_at,
+        Conversation.resolved_at,
+        _DUPLICATE.label("duplicate_id"),
+    )
+    .join(Contact, Contact.id == ContactIdentity.contact_id)
+    .outerjoin(
+        Conversation,
+        and_(
+            Conversation.contact_id == ContactIdentity.contact_id,
+            Conversation.channel_id == ContactIdentity.channel_id,
+            Conversation.status != Status.RESOLVED.value,
+        ),
+    )
+    .where(
+        ContactIdentity.channel_id == bindparam("channel_id"), ContactIdentity.external_id == bindparam("external_id")
+    )
+    .order_by(Conversation.id.desc())
+    .limit(1)
+)
+_INSERT_CONTACT = insert(Contact).returning(Contact.id)
+_INSERT_IDENTITY = insert(ContactIdentity)
+_INSERT_CONVERSATION = insert(Conversation).returning(Conversation.id)
+_INSERT_MESSAGE = insert(Message).returning(Message.id)
+_UNBLOCK = update(ContactIdentity).where(ContactIdentity.id == bindparam("identity_id")).values(is_blocked=False)
 
 
 @dataclass(frozen=True)
@@ -29,97 +79,161 @@ class IngestResult:
     button_queries: tuple[str, ...]
 
 
-async def ingest(*, session: AsyncSession, channel: Channel, inbound: tuple[InboundEvent, ...]) -> IngestResult:
+async def ingest(*, session: AsyncSession, channel: ChannelSnapshot, inbound: tuple[InboundEvent, ...]) -> IngestResult:
     """Stores what citizens sent; a platform key seen before is skipped, so redelivery is harmless."""
     stored: list[int] = []
     duplicates = 0
     queries: list[str] = []
     for event in inbound:
-        if event.kind in (InboundKind.BLOCKED, InboundKind.UNBLOCKED):
+        if event.kind in (InboundKind.BLOCKED, InboundKind.UNBLOCKED, InboundKind.STARTED):
             await _mark_reachability(session=session, channel=channel, event=event)
             continue
-        if await _seen(session=session, channel_id=channel.id, platform_key=event.platform_key):
+        if event.kind is InboundKind.RECEIPT:
+            await receipts.apply(session=session, channel=channel, event=event)
+            continue
+        message_id = await _store(session=session, channel=channel, event=event)
+        if message_id is None:
             duplicates += 1
             continue
-        message = await _store(session=session, channel=channel, event=event)
-        stored.append(message.id)
+        stored.append(message_id)
         if event.button_query_id:
             queries.append(event.button_query_id)
     return IngestResult(stored_message_ids=tuple(stored), duplicates=duplicates, button_queries=tuple(queries))
 
 
-async def _seen(*, session: AsyncSession, channel_id: int, platform_key: str) -> bool:
-    found = await session.scalar(
-        select(Message.id).where(Message.channel_id == channel_id, Message.platform_key == platform_key)
-    )
-    return found is not None
-
-
-async def _store(*, session: AsyncSession, channel: Channel, event: InboundEvent) -> Message:
-    contact, identity = await contact_service.identify(
-        session=session, agency_id=channel.agency_id, channel_id=channel.id, sender=event.sender
-    )
-    if identity.is_blocked:
-        identity.is_blocked = False  # writing to us again means the bot is reachable again
-    conversation, created = await _current_conversation(session=session, channel=channel, contact=contact)
+async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: InboundEvent) -> int | None:
+    """Stores one citizen message; None if this platform key was stored before."""
     stamp = now()
-    text = event.text if event.kind is InboundKind.MESSAGE else f"[{event.button_payload or ''}]"
-    message = Message(
-        conversation_id=conversation.id,
-        agency_id=channel.agency_id,
-        channel_id=channel.id,
-        direction=Direction.IN.value,
-        text=text,
-        attachments=[dict(a) for a in event.attachments],
-        platform_key=event.platform_key,
-        delivery_status=DeliveryStatus.RECEIVED.value,
-        created_at=stamp,
-    )
-    session.add(message)
-    conversation.last_message_at = stamp
-    reopened = conversation.status == Status.PENDING.value
-    if reopened:
-        conversation.status = Status.OPEN.value
-    await session.flush()
-    read = conversation_read(conversation, channel_type=channel.type, contact_name=contact.display_name)
-    if created:
-        publish.conversation_changed(session=session, conversation=read, types=(events.CONVERSATION_CREATED,))
-    elif reopened:
-        publish.conversation_changed(session=session, conversation=read, types=(events.CONVERSATION_UPDATED,))
-    publish.message_created(session=session, message=message, conversation=read)
-    return message
-
-
-async def _current_conversation(
-    *, session: AsyncSession, channel: Channel, contact: Contact
-) -> tuple[Conversation, bool]:
-    """The citizen's unresolved conversation on this channel, or a new one."""
-    conversation = await session.scalar(
-        select(Conversation)
-        .where(
-            Conversation.contact_id == contact.id,
-            Conversation.channel_id == channel.id,
-            Conversation.status != Status.RESOLVED.value,
+    found = (
+        await session.execute(
+            _LOOKUP,
+            {"channel_id": channel.id, "external_id": event.sender.external_id, "platform_key": event.platform_key},
         )
-        .order_by(Conversation.id.desc())
-        .limit(1)
+    ).first()
+    if found is not None and found.duplicate_id is not None:
+        return None
+    if found is None:
+        contact_id = await _new_contact(session, channel, event, stamp)
+        contact_name = event.sender.display_name[:255]
+    else:
+        contact_id, contact_name = found.contact_id, found.display_name
+        if found.is_blocked:  # writing to us again means the bot is reachable again
+            await session.execute(_UNBLOCK, {"identity_id": found.identity_id})
+
+    created = found is None or found.conversation_id is None
+    reopened = not created and found is not None and found.status == Status.PENDING.value
+    if created:
+        conversation = await _new_conversation(session, channel, contact_id, contact_name, stamp)
+    else:
+        assert found is not None
+        conversation = _existing_conversation(found, channel, contact_id, contact_name, stamp, reopened)
+
+    text = event.text if event.kind is InboundKind.MESSAGE else (event.text or f"[{event.button_payload or ''}]")
+    values: dict[str, Any] = {
+        "conversation_id": conversation.id,
+        "agency_id": channel.agency_id,
+        "channel_id": channel.id,
+        "direction": Direction.IN.value,
+        "author_agent_id": None,
+        "text": text,
+        "attachments": [dict(a) for a in event.attachments],
+        "buttons": [],
+        "template": None,
+        "platform_key": event.platform_key,
+        "delivery_status": DeliveryStatus.RECEIVED.value,
+        "delivery_error": None,
+        "created_at": stamp,
+    }
+    message_id: int = (await session.execute(_INSERT_MESSAGE, values)).scalar_one()
+    if not created:
+        changes: dict[str, Any] = {"last_message_at": stamp}
+        if reopened:
+            changes["status"] = Status.OPEN.value
+        await session.execute(update(Conversation).where(Conversation.id == conversation.id).values(**changes))
+
+    if created:
+        publish.conversation_changed(session=session, conversation=conversation, types=(events.CONVERSATION_CREATED,))
+    elif reopened:
+        publish.conversation_changed(session=session, conversation=conversation, types=(events.CONVERSATION_UPDATED,))
+    publish.message_read_created(
+        session=session, message=MessageRead.model_validate(values | {"id": message_id}), conversation=conversation
     )
-    if conversation is not None:
-        return conversation, False
-    conversation = Conversation(
+    if any(a.get("file_id") for a in event.attachments):
+        delivery_service.queue(session=session, message_id=message_id, channel_id=channel.id, kind=JobKind.FETCH)
+    return message_id
+
+
+async def _new_contact(session: AsyncSession, channel: ChannelSnapshot, event: InboundEvent, stamp: datetime) -> int:
+    contact_id: int = (
+        await session.execute(
+            _INSERT_CONTACT,
+            {
+                "agency_id": channel.agency_id,
+                "display_name": event.sender.display_name[:255],
+                "language": event.sender.language,
+                "created_at": stamp,
+            },
+        )
+    ).scalar_one()
+    await session.execute(
+        _INSERT_IDENTITY,
+        {
+            "contact_id": contact_id,
+            "channel_id": channel.id,
+            "external_id": event.sender.external_id,
+            "username": event.sender.username,
+            "is_blocked": False,
+            "created_at": stamp,
+        },
+    )
+    return contact_id
+
+
+async def _new_conversation(
+    session: AsyncSession, channel: ChannelSnapshot, contact_id: int, contact_name: str, stamp: datetime
+) -> ConversationRead:
+    values: dict[str, Any] = {
+        "agency_id": channel.agency_id,
+        "channel_id": channel.id,
+        "contact_id": contact_id,
+        "topic_id": None,
+        "assignee_id": None,
+        "status": Status.OPEN.value,
+        "created_at": stamp,
+        "first_response_at": None,
+        "resolved_at": None,
+        "last_message_at": stamp,
+    }
+    conversation_id: int = (await session.execute(_INSERT_CONVERSATION, values)).scalar_one()
+    return ConversationRead.model_validate(
+        values | {"id": conversation_id, "channel_type": channel.type, "contact_name": contact_name}
+    )
+
+
+def _existing_conversation(
+    found: Any, channel: ChannelSnapshot, contact_id: int, contact_name: str, stamp: datetime, reopened: bool
+) -> ConversationRead:
+    return ConversationRead(
+        id=found.conversation_id,
         agency_id=channel.agency_id,
         channel_id=channel.id,
-        contact_id=contact.id,
-        status=Status.OPEN.value,
+        channel_type=channel.type,
+        contact_id=contact_id,
+        contact_name=contact_name,
+        topic_id=found.topic_id,
+        assignee_id=found.assignee_id,
+        status=Status.OPEN.value if reopened else found.status,
+        created_at=found.created_at,
+        first_response_at=found.first_response_at,
+        resolved_at=found.resolved_at,
+        last_message_at=stamp,
     )
-    session.add(conversation)
-    await session.flush()
-    return conversation, True
 
 
-async def _mark_reachability(*, session: AsyncSession, channel: Channel, event: InboundEvent) -> None:
+async def _mark_reachability(*, session: AsyncSession, channel: ChannelSnapshot, event: InboundEvent) -> None:
     _, identity = await contact_service.identify(
         session=session, agency_id=channel.agency_id, channel_id=channel.id, sender=event.sender
     )
+    # Opening the chat (Viber conversation_started, Get Started) also means the bot is reachable.
     identity.is_blocked = event.kind is InboundKind.BLOCKED
     log.info("channel %s: citizen %s %s the bot", channel.id, identity.contact_id, event.kind.value)

@@ -27,6 +27,7 @@ class DeliveryStatus(enum.StrEnum):
     QUEUED = "queued"
     SENT = "sent"
     DELIVERED = "delivered"
+    READ = "read"
     FAILED = "failed"
     NOT_APPLICABLE = "n/a"  # internal notes
 
@@ -68,7 +69,25 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     # [{"kind": "photo", "file_id": …, "mime_type": …, "size": …, "name": …}]; files come in issue 3.
     attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Quick replies offered with an outbound message: [{"title": …, "payload": …}].
+    buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # WhatsApp outside its 24-hour window: the approved template this message is sent as.
+    template: Mapped[str | None] = mapped_column(String(128), nullable=True)
     platform_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
     delivery_status: Mapped[str] = mapped_column(String(16))
     delivery_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class EarlyReceipt(Base):
+    """A receipt that arrived before our own send was recorded (fast platforms overtake us)."""
+
+    __tablename__ = "early_receipt"
+    __table_args__ = (Index("ix_early_receipt_channel_key", "channel_id", "platform_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"))
+    platform_key: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = created_at_column()

@@ -9,10 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civdesk.channel import service as channel_service
 from civdesk.channel.models import Channel
 from civdesk.contact import service as contact_service
+from civdesk.conversation import receipts
 from civdesk.conversation.models import Conversation, DeliveryStatus, Message
-from civdesk.conversation.schemas import MessageRead, event_payload
-from civdesk.core import events
-from civdesk.realtime import service as realtime_service
+from civdesk.conversation.publish import emit_status, message_updated
 
 
 @dataclass
@@ -46,21 +45,14 @@ async def load(*, session: AsyncSession, message_id: int) -> OutboundWork | None
     )
 
 
-def _emit_status(session: AsyncSession, message: Message) -> None:
-    realtime_service.emit(
-        session=session,
-        agency_id=message.agency_id,
-        type=events.MESSAGE_DELIVERY,
-        payload={"message": event_payload(MessageRead.model_validate(message))},
-    )
-
-
-def mark_delivered(*, session: AsyncSession, message: Message, platform_key: str | None) -> None:
-    message.delivery_status = DeliveryStatus.DELIVERED.value
+async def mark_sent(*, session: AsyncSession, message: Message, platform_key: str | None, awaits_receipt: bool) -> None:
+    """Accepted by the platform. Where it reports delivery later, the receipt moves it on."""
+    message.delivery_status = (DeliveryStatus.SENT if awaits_receipt else DeliveryStatus.DELIVERED).value
     message.delivery_error = None
     if platform_key:
         message.platform_key = platform_key
-    _emit_status(session, message)
+        await receipts.apply_early(session=session, message=message)
+    emit_status(session, message)
 
 
 async def mark_failed(*, session: AsyncSession, message: Message, reason: str, recipient_unreachable: bool) -> None:
@@ -75,10 +67,23 @@ async def mark_failed(*, session: AsyncSession, message: Message, reason: str, r
             )
             if identity is not None:
                 identity.is_blocked = True
-    _emit_status(session, message)
+    emit_status(session, message)
 
 
 def note_retry(*, session: AsyncSession, message: Message, reason: str) -> None:
     """Still queued, but the agent can see the platform is pushing back."""
     message.delivery_error = reason
-    _emit_status(session, message)
+    emit_status(session, message)
+
+
+async def record_files(*, session: AsyncSession, message_id: int, updates: dict[int, dict[str, object]]) -> None:
+    """Merges what the file fetch learned into the message's attachment list."""
+    message = await session.get(Message, message_id)
+    if message is None or not updates:
+        return
+    attachments = [dict(a) for a in message.attachments]
+    for index, fields in updates.items():
+        if index < len(attachments):
+            attachments[index].update(fields)
+    message.attachments = attachments  # a new list, so the JSON column is seen as changed
+    message_updated(session, message)

@@ -40,7 +40,12 @@ def conversation_changed(*, session: AsyncSession, conversation: ConversationRea
 
 def message_created(*, session: AsyncSession, message: Message, conversation: ConversationRead) -> MessageRead:
     """Emits message.created with the conversation it belongs to; the message must be flushed."""
-    read = MessageRead.model_validate(message)
+    return message_read_created(session=session, message=MessageRead.model_validate(message), conversation=conversation)
+
+
+def message_read_created(*, session: AsyncSession, message: MessageRead, conversation: ConversationRead) -> MessageRead:
+    """message.created from an already built MessageRead (the Core ingest path has no ORM object)."""
+    read = message
     realtime_service.emit(
         session=session,
         agency_id=conversation.agency_id,
@@ -48,3 +53,23 @@ def message_created(*, session: AsyncSession, message: Message, conversation: Co
         payload={"message": event_payload(read), "conversation": event_payload(conversation)},
     )
     return read
+
+
+def emit_status(session: AsyncSession, message: Message) -> None:
+    """message.delivery: the agent sees a reply move from queued to sent, delivered, read or failed."""
+    realtime_service.emit(
+        session=session,
+        agency_id=message.agency_id,
+        type=events.MESSAGE_DELIVERY,
+        payload={"message": event_payload(MessageRead.model_validate(message))},
+    )
+
+
+def message_updated(session: AsyncSession, message: Message) -> None:
+    """message.updated: e.g. an inbound message's files have been fetched and stored."""
+    realtime_service.emit(
+        session=session,
+        agency_id=message.agency_id,
+        type=events.MESSAGE_UPDATED,
+        payload={"message": event_payload(MessageRead.model_validate(message))},
+    )

@@ -52,7 +52,12 @@ async def list_messages(
 async def reply(conversation_id: int, body: MessageCreate, who: CurrentAgent, session: SessionDep) -> MessageRead:
     """Accepted once the reply and its delivery job are committed; delivery status follows by websocket."""
     message = await conversation_service.reply(
-        session=session, who=who, conversation_id=conversation_id, text=body.text
+        session=session,
+        who=who,
+        conversation_id=conversation_id,
+        text=body.text,
+        buttons=[b.model_dump() for b in body.buttons],
+        template=body.template,
     )
     await realtime_service.commit(session)
     return message

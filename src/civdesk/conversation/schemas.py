@@ -6,6 +6,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class ButtonSpec(BaseModel):
+    title: str = Field(min_length=1, max_length=20)
+    payload: str = Field(min_length=1, max_length=64)
+
+
 class MessageRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -15,6 +20,8 @@ class MessageRead(BaseModel):
     author_agent_id: int | None
     text: str
     attachments: list[Any]
+    buttons: list[Any]
+    template: str | None
     delivery_status: str
     delivery_error: str | None
     created_at: datetime
@@ -49,7 +56,11 @@ class ConversationPage(BaseModel):
 
 
 class MessageCreate(BaseModel):
-    text: str = Field(min_length=1, max_length=4096)
+    text: str = Field(default="", max_length=4096)
+    buttons: list[ButtonSpec] = Field(default_factory=list, max_length=10, description="quick replies")
+    template: str | None = Field(
+        default=None, max_length=128, description="WhatsApp: an approved template, for outside the 24-hour window"
+    )
 
 
 class NoteCreate(BaseModel):

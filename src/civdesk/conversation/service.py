@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.agent.service import AgentIdentity
 from civdesk.audit import service as audit_service
+from civdesk.channel import service as channel_service
 from civdesk.channel.models import Channel
 from civdesk.contact.models import Contact
 from civdesk.conversation import publish
@@ -20,8 +24,8 @@ from civdesk.conversation.schemas import (
     MessageRead,
 )
 from civdesk.core import events
-from civdesk.core.clock import now
-from civdesk.core.errors import Conflict, InvalidInput, NotFound
+from civdesk.core.clock import as_utc, now
+from civdesk.core.errors import Conflict, InvalidInput, NotFound, OutsideReplyWindow
 from civdesk.delivery import service as delivery_service
 
 
@@ -94,8 +98,20 @@ async def messages(
     return MessagePage(items=items, next_after_id=items[-1].id if len(rows) > limit else None)
 
 
-def _new_message(conversation: Conversation, *, who: AgentIdentity, direction: Direction, text: str) -> Message:
+def _new_message(
+    conversation: Conversation,
+    *,
+    who: AgentIdentity,
+    direction: Direction,
+    text: str,
+    buttons: list[dict[str, str]] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    template: str | None = None,
+) -> Message:
     return Message(
+        buttons=buttons or [],
+        attachments=attachments or [],
+        template=template,
         conversation_id=conversation.id,
         agency_id=conversation.agency_id,
         channel_id=conversation.channel_id,
@@ -107,10 +123,29 @@ def _new_message(conversation: Conversation, *, who: AgentIdentity, direction: D
     )
 
 
-async def reply(*, session: AsyncSession, who: AgentIdentity, conversation_id: int, text: str) -> MessageRead:
+async def reply(
+    *,
+    session: AsyncSession,
+    who: AgentIdentity,
+    conversation_id: int,
+    text: str,
+    buttons: list[dict[str, str]] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    template: str | None = None,
+) -> MessageRead:
     """Stores the reply and its delivery job together: accepted means it will be sent."""
     conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
-    message = _new_message(conversation, who=who, direction=Direction.OUT, text=text)
+    if not (text.strip() or attachments or template):
+        raise InvalidInput("a reply needs text, a file or a template", "відповідь має містити текст, файл або шаблон")
+    message = _new_message(
+        conversation,
+        who=who,
+        direction=Direction.OUT,
+        text=text,
+        buttons=buttons,
+        attachments=attachments,
+        template=template,
+    )
     session.add(message)
     if conversation.first_response_at is None:
         conversation.first_response_at = message.created_at
@@ -121,6 +156,27 @@ async def reply(*, session: AsyncSession, who: AgentIdentity, conversation_id: i
     delivery_service.queue(session=session, message_id=message.id, channel_id=conversation.channel_id)
     conv = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
     return publish.message_created(session=session, message=message, conversation=conv)
+
+
+async def _check_reply_window(*, session: AsyncSession, conversation: Conversation) -> None:
+    """WhatsApp (and kin) take free-form replies only within a window after the citizen last wrote:
+    tell the agent now, plainly, instead of letting the send fail later."""
+    channel = await channel_service.get(session=session, channel_id=conversation.channel_id)
+    window = channel_service.adapter(channel).limits.reply_window_seconds
+    if window is None:
+        return
+    last_inbound = await session.scalar(
+        select(func.max(Message.created_at)).where(
+            Message.conversation_id == conversation.id, Message.direction == Direction.IN.value
+        )
+    )
+    if last_inbound is None or as_utc(last_inbound) < now() - timedelta(seconds=window):
+        hours = window // 3600
+        raise OutsideReplyWindow(
+            f"the citizen last wrote more than {hours} hours ago: {channel.type} accepts only an approved "
+            'template now (send it with "template")',
+            f"громадянин писав понад {hours} год тому: {channel.type} зараз приймає лише затверджений шаблон",
+        )
 
 
 async def add_note(*, session: AsyncSession, who: AgentIdentity, conversation_id: int, text: str) -> MessageRead:
@@ -156,3 +212,11 @@ async def resolve(*, session: AsyncSession, who: AgentIdentity, conversation_id:
     read = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
     publish.conversation_changed(session=session, conversation=read, types=(events.CONVERSATION_UPDATED,))
     return read
+
+
+async def attachment(*, session: AsyncSession, who: AgentIdentity, message_id: int, index: int) -> dict[str, Any]:
+    """One attachment's metadata, if the message belongs to the agent's agency."""
+    message = await session.get(Message, message_id)
+    if message is None or message.agency_id != who.agency_id or not 0 <= index < len(message.attachments):
+        raise NotFound("no such file", "такого файлу немає")
+    return dict(message.attachments[index])

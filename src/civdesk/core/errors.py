@@ -29,6 +29,12 @@ class Conflict(CivdeskError):
     code = "conflict"
 
 
+class OutsideReplyWindow(Conflict):
+    """The platform allows free-form replies only for a while after the citizen's last message."""
+
+    code = "outside_window"
+
+
 class InvalidInput(CivdeskError):
     status = 400
     code = "invalid_input"

@@ -4,10 +4,18 @@ from typing import Final
 
 MESSAGE_CREATED: Final = "message.created"
 MESSAGE_DELIVERY: Final = "message.delivery"
+MESSAGE_UPDATED: Final = "message.updated"
 CONVERSATION_CREATED: Final = "conversation.created"
 CONVERSATION_UPDATED: Final = "conversation.updated"
 CONVERSATION_ASSIGNED: Final = "conversation.assigned"
 
 ALL: Final = frozenset(
-    {MESSAGE_CREATED, MESSAGE_DELIVERY, CONVERSATION_CREATED, CONVERSATION_UPDATED, CONVERSATION_ASSIGNED}
+    {
+        MESSAGE_CREATED,
+        MESSAGE_DELIVERY,
+        MESSAGE_UPDATED,
+        CONVERSATION_CREATED,
+        CONVERSATION_UPDATED,
+        CONVERSATION_ASSIGNED,
+    }
 )

@@ -16,6 +16,11 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class JobKind(enum.StrEnum):
+    SEND = "send"  # an outbound message to its platform
+    FETCH = "fetch"  # an inbound message's files from its platform
+
+
 class DeliveryJob(Base):
     __tablename__ = "delivery_job"
     __table_args__ = (Index("ix_delivery_job_due", "status", "due_at"),)
@@ -23,6 +28,7 @@ class DeliveryJob(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), unique=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channel.id"))
+    kind: Mapped[str] = mapped_column(String(16), default=JobKind.SEND.value, server_default=JobKind.SEND.value)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.core.clock import now
-from civdesk.delivery.models import DeliveryJob, JobStatus
+from civdesk.delivery.models import DeliveryJob, JobKind, JobStatus
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime import service as realtime_service
 
@@ -20,11 +20,14 @@ class ClaimedJob:
     message_id: int
     channel_id: int
     attempts: int
+    kind: str = JobKind.SEND.value
 
 
-def queue(*, session: AsyncSession, message_id: int, channel_id: int) -> DeliveryJob:
+def queue(*, session: AsyncSession, message_id: int, channel_id: int, kind: JobKind = JobKind.SEND) -> DeliveryJob:
     """Adds a job to the caller's transaction and wakes the workers once it commits."""
-    job = DeliveryJob(message_id=message_id, channel_id=channel_id, status=JobStatus.PENDING.value, due_at=now())
+    job = DeliveryJob(
+        message_id=message_id, channel_id=channel_id, kind=kind.value, status=JobStatus.PENDING.value, due_at=now()
+    )
     session.add(job)
     realtime_service.notify_after_commit(session=session, topic=bus_module.DELIVERY_TOPIC)
     return job

@@ -19,6 +19,7 @@ from civdesk.channels.base import (
     PlatformLimits,
     Sender,
     SendResult,
+    SignatureInvalid,
 )
 
 MAX_TEXT = 4000
@@ -31,8 +32,9 @@ class WebChatAdapter(ChannelAdapter):
     )
 
     def verify(self, *, account: ChannelAccount, headers: Mapping[str, str], body: bytes) -> None:
-        # The citizen's signed session token is checked by the web chat route before parsing.
-        return None
+        # Citizens' messages come only through /chat/{slug}/messages, which checks their signed session
+        # token and calls ingest as verified; the generic webhook URL must never accept web chat bodies.
+        raise SignatureInvalid("web chat messages are accepted only through the chat page's own endpoint")
 
     def parse(self, *, body: bytes) -> ParseResult:
         """Body: {"session_id", "client_msg_id", "text", "name"?}, from our own chat page."""

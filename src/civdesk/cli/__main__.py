@@ -1,0 +1,3 @@
+from civdesk.cli import main
+
+main()

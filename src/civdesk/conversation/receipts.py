@@ -1,0 +1,98 @@
+"""Delivery receipts from platforms that report them (Viber, WhatsApp, Messenger)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from civdesk.channel.service import ChannelSnapshot
+from civdesk.channels.base import InboundEvent, ReceiptStatus
+from civdesk.contact.models import ContactIdentity
+from civdesk.conversation.models import Conversation, DeliveryStatus, Direction, EarlyReceipt, Message
+from civdesk.conversation.publish import emit_status
+
+# Receipts can arrive out of order (read before delivered): a status never moves backwards.
+_RANK = {
+    DeliveryStatus.QUEUED.value: 0,
+    DeliveryStatus.SENT.value: 1,
+    DeliveryStatus.DELIVERED.value: 2,
+    DeliveryStatus.READ.value: 3,
+}
+_TARGET = {
+    ReceiptStatus.SENT: DeliveryStatus.SENT,
+    ReceiptStatus.DELIVERED: DeliveryStatus.DELIVERED,
+    ReceiptStatus.READ: DeliveryStatus.READ,
+    ReceiptStatus.FAILED: DeliveryStatus.FAILED,
+}
+
+
+async def apply(*, session: AsyncSession, channel: ChannelSnapshot, event: InboundEvent) -> None:
+    if event.receipt_status is None:
+        return
+    target = _TARGET[event.receipt_status]
+    messages = await _messages_for(session=session, channel=channel, event=event)
+    if not messages and event.receipt_for is not None:
+        # Our send's own answer has not been recorded yet: keep the receipt for it.
+        session.add(
+            EarlyReceipt(channel_id=channel.id, platform_key=event.receipt_for, status=target.value, error=event.error)
+        )
+    for message in messages:
+        if _advance(message, target, event.error):
+            emit_status(session, message)
+
+
+async def apply_early(*, session: AsyncSession, message: Message) -> None:
+    """Applies receipts that arrived before the message's platform key was known."""
+    if message.platform_key is None:
+        return
+    early = list(
+        await session.scalars(
+            select(EarlyReceipt)
+            .where(EarlyReceipt.channel_id == message.channel_id, EarlyReceipt.platform_key == message.platform_key)
+            .order_by(EarlyReceipt.id)
+        )
+    )
+    for receipt in early:
+        _advance(message, DeliveryStatus(receipt.status), receipt.error)
+        await session.delete(receipt)
+
+
+async def _messages_for(*, session: AsyncSession, channel: ChannelSnapshot, event: InboundEvent) -> list[Message]:
+    if event.receipt_for is not None:
+        found = await session.scalar(
+            select(Message).where(Message.channel_id == channel.id, Message.platform_key == event.receipt_for)
+        )
+        return [found] if found is not None and found.direction == Direction.OUT.value else []
+    if event.receipt_up_to is None:
+        return []
+    # A watermark: every message we sent this citizen up to that moment.
+    rows = await session.scalars(
+        select(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(
+            ContactIdentity,
+            (ContactIdentity.contact_id == Conversation.contact_id) & (ContactIdentity.channel_id == channel.id),
+        )
+        .where(
+            ContactIdentity.external_id == event.sender.external_id,
+            Message.channel_id == channel.id,
+            Message.direction == Direction.OUT.value,
+            Message.created_at <= event.receipt_up_to,
+            Message.delivery_status.in_((DeliveryStatus.SENT.value, DeliveryStatus.DELIVERED.value)),
+        )
+    )
+    return list(rows)
+
+
+def _advance(message: Message, target: DeliveryStatus, error: str | None) -> bool:
+    current = message.delivery_status
+    if target is DeliveryStatus.FAILED:
+        if current in (DeliveryStatus.READ.value, DeliveryStatus.FAILED.value):
+            return False
+        message.delivery_status = DeliveryStatus.FAILED.value
+        message.delivery_error = error or "the platform reported a failure"
+        return True
+    if current == DeliveryStatus.FAILED.value or _RANK.get(current, -1) >= _RANK[target.value]:
+        return False
+    message.delivery_status = target.value
+    return True

@@ -1,0 +1,1 @@
+"""Files citizens and agents exchange: checked, stored by civdesk, shown to agents only."""
