@@ -3,22 +3,24 @@
     eval "$(bash scripts/test-services.sh start)"     # PostgreSQL on 127.0.0.1:55432 (optional)
     .venv/bin/python bench/ingest.py [--backends sqlite,postgresql] [--requests 2000] [--concurrency 32]
 
-For each backend, on a fresh database:
+For each backend, on a fresh database (an SQLite file in a temp dir; a new PostgreSQL database on the
+server of --postgres-url or $CIVDESK_TEST_POSTGRES_URL, dropped afterwards):
 
-1. civdesk runs under uvicorn in its own process (`python -m uvicorn --factory ingest:civdesk_app`),
-   with an agency, an agent and a Telegram channel seeded through civdesk's own services. An agent's
-   websocket (/api/v1/ws, bearer token from POST /api/v1/auth/login) stays open throughout.
-   Phase 1 posts `--requests` Telegram updates from `--concurrency` closed-loop senders: msg/s.
-   Phase 2 posts updates open-loop at half that rate and times each one from the moment it is sent
-   until the agent's websocket has the matching message.created event: p50/p99.
-2. The baseline runs the same way (same uvicorn flags, same process model, same engine settings
-   from civdesk.db.session.create_engine_for, same database) with one route that checks the secret
-   header, parses the JSON and INSERTs the raw body into one table: the same two phases, the latency
-   one at the same rate as civdesk's and timed as an HTTP round trip.
+* civdesk runs under uvicorn in its own process (`python -m uvicorn --factory ingest:civdesk_app`),
+  with an agency, an agent and a Telegram channel seeded through civdesk's own services. An agent's
+  websocket (/api/v1/ws, bearer token from POST /api/v1/auth/login) stays open throughout.
+* The baseline runs the same way beside it (`ingest:baseline_app`: same uvicorn flags, same process
+  model, same engine from civdesk.db.session.create_engine_for, same database) with one route that
+  checks the secret header, parses the JSON and INSERTs the raw body into one table, `bench_raw`.
+* Phase 1, maximum: `--concurrency` closed-loop senders post `--requests` Telegram updates to each,
+  alternating civdesk and baseline in `--rounds` rounds so background load hits both alike: msg/s.
+* Phase 2, latency: updates posted open-loop at half civdesk's maximum; for civdesk each is timed from
+  the moment it is sent until the agent's websocket has the matching message.created event, for the
+  baseline as an HTTP round trip at the same rate: p50/p99.
 
 It prints msg/s, the ratio civdesk/baseline and the latencies against the goals (ratio >= 0.5,
-p99 < 50 ms at half the maximum). It exits 0 whether or not the goals are met: it is a measurement.
-Only 127.0.0.1 is ever contacted.
+p99 < 50 ms at half the maximum), with CPU per message and how busy the machine was. It exits 0
+whether or not the goals are met: it is a measurement. Only 127.0.0.1 is ever contacted.
 """
 
 from __future__ import annotations
@@ -317,11 +319,12 @@ TEXTS = (
 class Workload:
     """Distinct update_ids; a `new_share` of messages come from a chat never seen before (civdesk
     creates contact + identity + conversation), the rest continue a random earlier chat (civdesk finds
-    the contact and its open conversation). One in ten is a photo with a caption."""
+    the contact and its open conversation). A `photo_share` are photos with a caption, the rest text."""
 
     tag: str
     chats: int
     new_share: float
+    photo_share: float = 0.1
     seed: int = 7
     rng: random.Random = field(init=False)
     seq: int = 0
@@ -355,7 +358,7 @@ class Workload:
         text = f"{rng.choice(TEXTS)} {marker}"
         message: dict[str, Any] = {"message_id": message_id, "from": user, "chat": chat,
                                    "date": int(time.time())}
-        if rng.random() < 0.1:
+        if rng.random() < self.photo_share:
             message["photo"] = [
                 {"file_id": f"AgAC{chat_id}x{message_id}s", "file_unique_id": f"u{chat_id}x{message_id}s",
                  "width": 90, "height": 120, "file_size": 1400},
@@ -446,6 +449,36 @@ class Sent:
     sent_at: float
     answered_at: float = math.nan
     status: int = 0
+    error: str = ""
+
+
+def machine_busy_seconds() -> float:
+    """CPU-seconds all cores of this machine spent busy since boot (Linux /proc/stat), for utilisation."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError):
+        return math.nan
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuMeter:
+    """Server process, this (client) process and the whole machine, from one point on."""
+
+    server: Server
+    server_start: float = field(init=False)
+    client_start: float = field(init=False)
+    machine_start: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.server_start = self.server.cpu_seconds()
+        self.client_start = time.process_time()
+        self.machine_start = machine_busy_seconds()
+
+    def read(self) -> tuple[float, float, float]:
+        return (self.server.cpu_seconds() - self.server_start, time.process_time() - self.client_start,
+                machine_busy_seconds() - self.machine_start)
 
 
 @dataclass
@@ -453,6 +486,8 @@ class PhaseResult:
     sent: list[Sent]
     elapsed: float
     cpu_seconds: float
+    client_cpu_seconds: float = math.nan
+    machine_busy_seconds: float = math.nan
 
     @property
     def ok(self) -> list[Sent]:
@@ -460,7 +495,7 @@ class PhaseResult:
 
     @property
     def failures(self) -> Counter[str]:
-        return Counter(str(s.status or "no answer") for s in self.sent if s.status != 200)
+        return Counter(str(s.status or s.error or "no answer") for s in self.sent if s.status != 200)
 
     @property
     def rate(self) -> float:
@@ -472,6 +507,12 @@ class PhaseResult:
 
     def cpu_ms_per_message(self) -> float:
         return self.cpu_seconds * 1000 / len(self.ok) if self.ok else math.nan
+
+    def utilisation(self) -> str:
+        """Cores busy during the phase: server process, client (this) process, whole machine."""
+        cores = os.cpu_count() or 1
+        return (f"server {self.cpu_seconds / self.elapsed:.2f}, client {self.client_cpu_seconds / self.elapsed:.2f}, "
+                f"machine {self.machine_busy_seconds / self.elapsed:.2f} of {cores} cores")
 
 
 class Target:
@@ -489,8 +530,9 @@ class Target:
             async with client.post(self.url, data=body, headers=self.headers) as response:
                 await response.read()
                 sent.status = response.status
-        except (aiohttp.ClientError, TimeoutError):
+        except (aiohttp.ClientError, TimeoutError) as exc:
             sent.status = 0
+            sent.error = type(exc).__name__
         sent.answered_at = time.perf_counter()
         return sent
 
@@ -508,18 +550,18 @@ async def closed_loop(client: aiohttp.ClientSession, target: Target, server: Ser
             remaining -= 1
             results.append(await target.post(client))
 
-    cpu_before = server.cpu_seconds()
+    meter = CpuMeter(server)
     started = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    return PhaseResult(sent=results, elapsed=elapsed, cpu_seconds=server.cpu_seconds() - cpu_before)
+    return PhaseResult(results, elapsed, *meter.read())
 
 
 async def open_loop(client: aiohttp.ClientSession, target: Target, server: Server, *, count: int,
                     rate: float, max_seconds: float) -> PhaseResult:
     """Posts at a fixed rate whatever the answers (no coordinated omission), up to `count` updates."""
     tasks: list[asyncio.Task[Sent]] = []
-    cpu_before = server.cpu_seconds()
+    meter = CpuMeter(server)
     started = time.perf_counter()
     for i in range(count):
         due = started + i / rate
@@ -531,7 +573,7 @@ async def open_loop(client: aiohttp.ClientSession, target: Target, server: Serve
         tasks.append(asyncio.create_task(target.post(client)))
     results = list(await asyncio.gather(*tasks))
     elapsed = time.perf_counter() - started
-    return PhaseResult(sent=results, elapsed=elapsed, cpu_seconds=server.cpu_seconds() - cpu_before)
+    return PhaseResult(results, elapsed, *meter.read())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -559,12 +601,14 @@ class BackendReport:
     civdesk: Measured | None = None
     baseline: Measured | None = None
     skipped: str | None = None
+    round_ratios: list[float] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
         if not self.civdesk or not self.baseline:
             return math.nan
-        return self.civdesk.throughput.rate / self.baseline.throughput.rate
+        base_rate = self.baseline.throughput.rate
+        return self.civdesk.throughput.rate / base_rate if base_rate else math.nan
 
     @property
     def ws_p99(self) -> float:
@@ -589,75 +633,115 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-async def measure_civdesk(database: Database, world: World, args: argparse.Namespace, workdir: Path) -> Measured:
+@dataclass
+class Side:
+    """One server under test (civdesk or the baseline) with its load."""
+
+    name: str
+    server: Server
+    target: Target
+    workload: Workload
+    watch: EventWatch | None = None
+    rounds: list[PhaseResult] = field(default_factory=list)
+
+
+def _merge(rounds: list[PhaseResult]) -> PhaseResult:
+    merged = PhaseResult([s for r in rounds for s in r.sent], sum(r.elapsed for r in rounds),
+                         sum(r.cpu_seconds for r in rounds))
+    merged.client_cpu_seconds = sum(r.client_cpu_seconds for r in rounds)
+    merged.machine_busy_seconds = sum(r.machine_busy_seconds for r in rounds)
+    return merged
+
+
+async def _throughput_round(client: aiohttp.ClientSession, side: Side, count: int,
+                            args: argparse.Namespace) -> PhaseResult:
+    result = await closed_loop(client, side.target, side.server, count=count, concurrency=args.concurrency,
+                               max_seconds=args.max_phase_seconds)
+    side.rounds.append(result)
+    failures = f", failures {dict(result.failures)}" if result.failures else ""
+    say(f"  {side.name:<9} phase 1 round {len(side.rounds)}: {result.rate:7.1f} msg/s "
+        f"({len(result.ok)} ok in {result.elapsed:.1f} s{failures}; {result.utilisation()})")
+    return result
+
+
+async def measure(database: Database, world: World, args: argparse.Namespace, workdir: Path) -> BackendReport:
+    """Both servers up side by side (the idle one costs next to nothing); phase 1 alternates between them
+    in rounds so that background load on the machine hits both alike; then phase 2 on each."""
+    backend = database.backend
     prefix: tuple[str, ...] = ()
     if args.profile_dir:
         args.profile_dir.mkdir(parents=True, exist_ok=True)
-        prefix = ("-m", "cProfile", "-o", str(args.profile_dir / f"civdesk-{database.backend}.prof"))
-    server = Server(factory="civdesk_app", env=server_env(database.url, args),
-                    log_path=workdir / f"civdesk-{database.backend}.log", python_prefix=prefix)
-    await server.start()
-    watch = EventWatch()
-    workload = Workload(tag=f"c{database.backend[:2]}", chats=args.chats, new_share=args.new_chat_share)
-    target = Target(url=f"{server.url}/webhooks/telegram/{world.channel_id}", workload=workload)
-    connector = aiohttp.TCPConnector(limit=0)
+        prefix = ("-m", "cProfile", "-o", str(args.profile_dir / f"civdesk-{backend}.prof"))
+    env = server_env(database.url, args) | {"CIVDESK_FILES_DIR": str(workdir / "files")}
+    civdesk_server = Server(factory="civdesk_app", env=env, log_path=workdir / f"civdesk-{backend}.log",
+                            python_prefix=prefix)
+    baseline_server = Server(factory="baseline_app", env=env, log_path=workdir / f"baseline-{backend}.log")
+    report = BackendReport(backend)
     try:
-        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
-            await watch.connect(client, server.url)
-            warm = await closed_loop(client, target, server, count=args.warmup, concurrency=args.concurrency,
-                                     max_seconds=args.max_phase_seconds)
-            await watch.wait_for([s.marker for s in warm.ok], timeout=10)
-            say(f"  civdesk   warm-up {len(warm.ok)}/{len(warm.sent)} ok")
+        await civdesk_server.start()
+        await baseline_server.start()
+        civdesk_load = Workload(tag=f"c{backend[:2]}", chats=args.chats, new_share=args.new_chat_share,
+                               photo_share=args.photo_share)
+        baseline_load = Workload(tag=f"b{backend[:2]}", chats=args.chats, new_share=args.new_chat_share,
+                                photo_share=args.photo_share)
+        civdesk = Side("civdesk", civdesk_server, Target(
+            url=f"{civdesk_server.url}/webhooks/telegram/{world.channel_id}", workload=civdesk_load),
+            civdesk_load, EventWatch())
+        baseline = Side("baseline", baseline_server, Target(
+            url=f"{baseline_server.url}/baseline/{world.channel_id}", workload=baseline_load), baseline_load)
+        timeout = aiohttp.ClientTimeout(total=60)
+        # Idle pooled connections are dropped by the client before uvicorn's 5 s keep-alive timeout can
+        # close them under a request (one side idles while the other one's round runs).
+        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2.0)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+            assert civdesk.watch is not None
+            await civdesk.watch.connect(client, civdesk_server.url)
+            for side in (civdesk, baseline):
+                warm = await closed_loop(client, side.target, side.server, count=args.warmup,
+                                         concurrency=args.concurrency, max_seconds=args.max_phase_seconds)
+                say(f"  {side.name:<9} warm-up {len(warm.ok)}/{len(warm.sent)} ok")
+                if side.watch is not None:
+                    await side.watch.wait_for([s.marker for s in warm.ok], timeout=10)
 
-            throughput = await closed_loop(client, target, server, count=args.requests,
-                                           concurrency=args.concurrency, max_seconds=args.max_phase_seconds)
-            missing_t = await watch.wait_for([s.marker for s in throughput.ok], timeout=15)
-            say(f"  civdesk   phase 1: {throughput.rate:8.1f} msg/s at concurrency {args.concurrency} "
-                f"({len(throughput.ok)} ok in {throughput.elapsed:.1f} s, failures {dict(throughput.failures)})")
+            per_round = max(1, args.requests // args.rounds)
+            for number in range(args.rounds):
+                order = (civdesk, baseline) if number % 2 == 0 else (baseline, civdesk)
+                for side in order:
+                    await _throughput_round(client, side, per_round, args)
+                base_rate = baseline.rounds[-1].rate
+                report.round_ratios.append(civdesk.rounds[-1].rate / base_rate if base_rate else math.nan)
+            throughput = _merge(civdesk.rounds)
+            missing_t = await civdesk.watch.wait_for([s.marker for s in throughput.ok], timeout=15)
 
             rate = max(1.0, throughput.rate / 2)
             count = min(args.requests, max(args.min_latency_samples, int(rate * args.latency_seconds)))
-            latency = await open_loop(client, target, server, count=count, rate=rate,
+            latency = await open_loop(client, civdesk.target, civdesk_server, count=count, rate=rate,
                                       max_seconds=args.max_phase_seconds)
-            missing_l = await watch.wait_for([s.marker for s in latency.ok], timeout=15)
-            ws_ms = [(watch.arrived[s.marker] - s.sent_at) * 1000 for s in latency.ok if s.marker in watch.arrived]
+            missing_l = await civdesk.watch.wait_for([s.marker for s in latency.ok], timeout=15)
+            arrived = civdesk.watch.arrived
+            ws_ms = [(arrived[s.marker] - s.sent_at) * 1000 for s in latency.ok if s.marker in arrived]
             say(f"  civdesk   phase 2: {len(latency.ok)} msgs at {rate:.0f}/s: webhook→websocket "
-                f"p50 {percentile(ws_ms, 50):.1f} ms p99 {percentile(ws_ms, 99):.1f} ms "
-                f"(events missing {missing_l})")
-            await watch.close()
-    finally:
-        server.stop()
-    return Measured(throughput=throughput, latency=latency, latency_rate=rate, ws_ms=ws_ms,
-                    events_missing_throughput=missing_t, events_missing_latency=missing_l,
-                    new_chats=workload.new_chats, messages=workload.seq)
+                f"p50 {percentile(ws_ms, 50):.1f} ms p99 {percentile(ws_ms, 99):.1f} ms (events missing {missing_l}; "
+                f"{latency.utilisation()})")
+            report.civdesk = Measured(
+                throughput=throughput, latency=latency, latency_rate=rate, ws_ms=ws_ms,
+                events_missing_throughput=missing_t, events_missing_latency=missing_l,
+                new_chats=civdesk_load.new_chats, messages=civdesk_load.seq,
+            )
+            await civdesk.watch.close()
 
-
-async def measure_baseline(database: Database, world: World, args: argparse.Namespace, workdir: Path,
-                           rate: float) -> Measured:
-    server = Server(factory="baseline_app", env=server_env(database.url, args),
-                    log_path=workdir / f"baseline-{database.backend}.log")
-    await server.start()
-    workload = Workload(tag=f"b{database.backend[:2]}", chats=args.chats, new_share=args.new_chat_share)
-    target = Target(url=f"{server.url}/baseline/{world.channel_id}", workload=workload)
-    connector = aiohttp.TCPConnector(limit=0)
-    try:
-        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
-            warm = await closed_loop(client, target, server, count=args.warmup, concurrency=args.concurrency,
-                                     max_seconds=args.max_phase_seconds)
-            say(f"  baseline  warm-up {len(warm.ok)}/{len(warm.sent)} ok")
-            throughput = await closed_loop(client, target, server, count=args.requests,
-                                           concurrency=args.concurrency, max_seconds=args.max_phase_seconds)
-            say(f"  baseline  phase 1: {throughput.rate:8.1f} msg/s at concurrency {args.concurrency} "
-                f"({len(throughput.ok)} ok in {throughput.elapsed:.1f} s, failures {dict(throughput.failures)})")
-            count = min(args.requests, max(args.min_latency_samples, int(rate * args.latency_seconds)))
-            latency = await open_loop(client, target, server, count=count, rate=rate,
-                                      max_seconds=args.max_phase_seconds)
-            say(f"  baseline  phase 2: {len(latency.ok)} msgs at {rate:.0f}/s: HTTP round trip "
-                f"p50 {percentile(latency.http_ms, 50):.1f} ms p99 {percentile(latency.http_ms, 99):.1f} ms")
+            base_latency = await open_loop(client, baseline.target, baseline_server, count=count, rate=rate,
+                                           max_seconds=args.max_phase_seconds)
+            say(f"  baseline  phase 2: {len(base_latency.ok)} msgs at {rate:.0f}/s: HTTP round trip "
+                f"p50 {percentile(base_latency.http_ms, 50):.1f} ms p99 {percentile(base_latency.http_ms, 99):.1f} ms")
+            report.baseline = Measured(
+                throughput=_merge(baseline.rounds), latency=base_latency, latency_rate=rate,
+                new_chats=baseline_load.new_chats, messages=baseline_load.seq,
+            )
     finally:
-        server.stop()
-    return Measured(throughput=throughput, latency=latency, latency_rate=rate,
-                    new_chats=workload.new_chats, messages=workload.seq)
+        civdesk_server.stop()
+        baseline_server.stop()
+    return report
 
 
 async def run_backend(backend: str, args: argparse.Namespace) -> BackendReport:
@@ -671,8 +755,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> BackendReport:
         with fresh_database(backend, workdir=workdir, postgres_url=postgres_url) as database:
             world = await seed(database.url)
             say(f"{backend}: database ready ({make_url(database.url).render_as_string(hide_password=True)})")
-            report.civdesk = await measure_civdesk(database, world, args, workdir)
-            report.baseline = await measure_baseline(database, world, args, workdir, report.civdesk.latency_rate)
+            report = await measure(database, world, args, workdir)
     except Exception as exc:
         report.skipped = f"failed: {type(exc).__name__}: {exc}"
         say(f"{backend}: {report.skipped}")
@@ -700,7 +783,8 @@ def render(reports: list[BackendReport], args: argparse.Namespace) -> str:
         "",
         f"webhook ingest, {args.requests} requests per phase 1, concurrency {args.concurrency}, "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
-        + (f", Redis bus {args.redis_url}" if args.redis_url else ", in-memory bus (one process)"),
+        + (f", Redis bus {args.redis_url}" if args.redis_url else ", in-memory bus (one process)")
+        + f", background load {args.background_cores:.2f} cores",
         "",
         f"{'backend':<11}{'civdesk msg/s':>14}{'baseline msg/s':>16}{'ratio':>7}{'@ rate':>8}"
         f"{'ws p50 ms':>11}{'ws p99 ms':>11}{'base p50/p99 ms':>17}"
@@ -743,6 +827,10 @@ def render(reports: list[BackendReport], args: argparse.Namespace) -> str:
             f"civdesk webhook HTTP p50/p99 at {c.latency_rate:.0f}/s: {_ms(percentile(c.latency.http_ms, 50))}/"
             f"{_ms(percentile(c.latency.http_ms, 99))} ms"
         )
+        lines.append(f"  {r.backend}: civdesk/baseline per phase-1 round: "
+                     + ", ".join(f"{x:.2f}" for x in r.round_ratios))
+        lines.append(f"  {r.backend}: cores busy in phase 1: civdesk run {c.throughput.utilisation()}; "
+                     f"baseline run {b.throughput.utilisation()}")
         lines.append(
             f"  {r.backend}: civdesk received {c.messages} updates from {c.new_chats} distinct chats; "
             f"events missing after phase 1/2: {c.events_missing_throughput}/{c.events_missing_latency}; "
@@ -751,6 +839,10 @@ def render(reports: list[BackendReport], args: argparse.Namespace) -> str:
         )
     lines.append("")
     lines.extend(verdicts)
+    if args.background_cores > 0.5:
+        lines.append(f"WARNING: {args.background_cores:.2f} of {os.cpu_count()} cores were busy with other work before "
+                     "the run; the servers competed with it for CPU, so these figures are unreliable. "
+                     "Rerun on a quiet machine; compare the per-round ratios above for consistency.")
     if any("MISSES" in v for v in verdicts):
         lines.append("(a missed goal is a finding, not a crash: the exit status stays 0)")
     return "\n".join(lines)
@@ -758,7 +850,8 @@ def render(reports: list[BackendReport], args: argparse.Namespace) -> str:
 
 def as_json(reports: list[BackendReport], args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"requests": args.requests, "concurrency": args.concurrency, "cpus": os.cpu_count(),
-                           "python": sys.version.split()[0], "redis": bool(args.redis_url), "backends": {}}
+                           "python": sys.version.split()[0], "redis": bool(args.redis_url),
+                           "background_cores": round(args.background_cores, 2), "backends": {}}
     for r in reports:
         if r.skipped or not r.civdesk or not r.baseline:
             out["backends"][r.backend] = {"skipped": r.skipped}
@@ -766,7 +859,8 @@ def as_json(reports: list[BackendReport], args: argparse.Namespace) -> dict[str,
         c, b = r.civdesk, r.baseline
         out["backends"][r.backend] = {
             "civdesk_msg_s": round(c.throughput.rate, 1), "baseline_msg_s": round(b.throughput.rate, 1),
-            "ratio": round(r.ratio, 3), "latency_rate": round(c.latency_rate, 1),
+            "ratio": round(r.ratio, 3), "round_ratios": [round(x, 3) for x in r.round_ratios],
+            "latency_rate": round(c.latency_rate, 1),
             "ws_p50_ms": round(percentile(c.ws_ms, 50), 2), "ws_p99_ms": round(r.ws_p99, 2),
             "civdesk_http_p50_ms": round(percentile(c.latency.http_ms, 50), 2),
             "civdesk_http_p99_ms": round(percentile(c.latency.http_ms, 99), 2),
@@ -775,6 +869,12 @@ def as_json(reports: list[BackendReport], args: argparse.Namespace) -> dict[str,
             "civdesk_cpu_ms_per_msg": round(c.throughput.cpu_ms_per_message(), 3),
             "baseline_cpu_ms_per_msg": round(b.throughput.cpu_ms_per_message(), 3),
             "events_missing": c.events_missing_throughput + c.events_missing_latency,
+            "phase1_cores_busy": {
+                name: {"server": round(m.throughput.cpu_seconds / m.throughput.elapsed, 2),
+                       "client": round(m.throughput.client_cpu_seconds / m.throughput.elapsed, 2),
+                       "machine": round(m.throughput.machine_busy_seconds / m.throughput.elapsed, 2)}
+                for name, m in (("civdesk", c), ("baseline", b))
+            },
         }
     return out
 
@@ -785,12 +885,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma-separated: sqlite, postgresql (default both)")
     parser.add_argument("--requests", type=int, default=2000, help="webhooks in phase 1 (and at most in phase 2)")
     parser.add_argument("--concurrency", type=int, default=32, help="closed-loop senders in phase 1")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="phase 1 alternates civdesk and baseline in this many rounds of requests/rounds each")
     parser.add_argument("--warmup", type=int, default=200, help="unmeasured webhooks before phase 1")
     parser.add_argument("--latency-seconds", type=float, default=10.0, help="length of phase 2 at half the maximum")
     parser.add_argument("--min-latency-samples", type=int, default=500)
     parser.add_argument("--chats", type=int, default=5000, help="most distinct private chats")
     parser.add_argument("--new-chat-share", type=float, default=0.4,
                         help="share of webhooks from a chat not seen before (default 0.4)")
+    parser.add_argument("--photo-share", type=float, default=0.1,
+                        help="share of webhooks that are a photo with a caption (default 0.1)")
     parser.add_argument("--max-phase-seconds", type=float, default=120.0, help="bound on each phase")
     parser.add_argument("--postgres-url", default=None,
                         help="server to create a throwaway database on (default $CIVDESK_TEST_POSTGRES_URL)")
@@ -801,6 +905,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with the server logs")
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if args.rounds < 1 or args.requests < args.rounds or args.concurrency < 1:
+        parser.error("need --rounds >= 1, --requests >= --rounds and --concurrency >= 1")
     unknown = set(args.backends) - {"sqlite", "postgresql"}
     if unknown:
         parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
@@ -816,9 +922,20 @@ async def main_async(args: argparse.Namespace) -> list[BackendReport]:
     return reports
 
 
+def background_load(seconds: float = 2.0) -> float:
+    """Cores busy on this machine while the bench itself is idle: other work skews every figure."""
+    before = machine_busy_seconds()
+    time.sleep(seconds)
+    return (machine_busy_seconds() - before) / seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
+    busy = background_load()
+    args.background_cores = busy
+    say(f"background load before the run: {busy:.2f} of {os.cpu_count()} cores busy"
+        + (" — the machine is not quiet; expect noisy figures" if busy > 0.2 else ""))
     reports = asyncio.run(main_async(args))
     say(render(reports, args))
     say(f"\ntook {time.monotonic() - started:.0f} s")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civdesk.core.clock import now
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime.models import EventRecord
 
@@ -16,11 +17,13 @@ _PENDING = "civdesk_pending_events"
 _PENDING_TOPICS = "civdesk_pending_topics"
 
 
+_events = cast(Table, EventRecord.__table__)
+_INSERT_EVENT = insert(_events).returning(_events.c.id)
+
+
 def emit(*, session: AsyncSession, agency_id: int, type: str, payload: dict[str, Any]) -> None:
-    """Records an event in this transaction; `commit` publishes it once the data is durable."""
-    record = EventRecord(agency_id=agency_id, type=type, payload=payload)
-    session.add(record)
-    session.info.setdefault(_PENDING, []).append(record)
+    """Records an event in this transaction; `commit` writes and publishes it once the data is durable."""
+    session.info.setdefault(_PENDING, []).append({"agency_id": agency_id, "type": type, "payload": payload})
 
 
 def notify_after_commit(*, session: AsyncSession, topic: str) -> None:
@@ -29,14 +32,30 @@ def notify_after_commit(*, session: AsyncSession, topic: str) -> None:
 
 
 async def commit(session: AsyncSession) -> None:
-    """Commits, then publishes what the transaction emitted: never an event for rolled-back data."""
+    """Writes the emitted events into the transaction, commits, then publishes them: never an event
+    for rolled-back data, and never a committed change whose event is missing from the log."""
+    pending: list[dict[str, Any]] = session.info.pop(_PENDING, [])
+    messages: list[dict[str, Any]] = []
+    stamp = now()
+    conn = await session.connection() if pending else None
+    for event in pending:
+        assert conn is not None
+        event_id = (await conn.execute(_INSERT_EVENT, event | {"created_at": stamp})).scalar_one()
+        messages.append(
+            {
+                "id": event_id,
+                "type": event["type"],
+                "agency_id": event["agency_id"],
+                "created_at": stamp.isoformat(),
+                "payload": event["payload"],
+            }
+        )
     await session.commit()
-    records: list[EventRecord] = session.info.pop(_PENDING, [])
     topics: set[str] = session.info.pop(_PENDING_TOPICS, set())
     bus = bus_module.current()
     try:
-        for record in records:
-            await bus.publish(bus_module.agency_topic(record.agency_id), record.as_message())
+        for message in messages:
+            await bus.publish(bus_module.agency_topic(message["agency_id"]), message)
         for topic in topics:
             await bus.publish(topic, {"type": "wake"})
     except Exception:
