@@ -62,7 +62,7 @@ def make_worker(settings: Settings, sessionmaker: async_sessionmaker[AsyncSessio
 
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
-    redact.install("uvicorn.access", "uvicorn.error", "civdesk", "aiogram", "aiohttp.access")
+    redact.install("uvicorn.access", "uvicorn.error", "civdesk", "aiogram", "aiohttp.access", "httpx")
     workers_here = settings.embedded_worker if run_workers is None else run_workers
 
     @contextlib.asynccontextmanager

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.channel.service import ChannelSnapshot
@@ -10,6 +12,7 @@ from civdesk.channels.base import InboundEvent, ReceiptStatus
 from civdesk.contact.models import ContactIdentity
 from civdesk.conversation.models import Conversation, DeliveryStatus, Direction, EarlyReceipt, Message
 from civdesk.conversation.publish import emit_status
+from civdesk.core.clock import now
 
 # Receipts can arrive out of order (read before delivered): a status never moves backwards.
 _RANK = {
@@ -32,9 +35,15 @@ async def apply(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbou
     target = _TARGET[event.receipt_status]
     messages = await _messages_for(session=session, channel=channel, event=event)
     if not messages and event.receipt_for is not None:
-        # Our send's own answer has not been recorded yet: keep the receipt for it.
+        # Our send's own answer has not been recorded yet: keep the receipt for it. Receipts for
+        # messages civdesk never sent (a page admin's own replies) are kept only for a day.
         session.add(
             EarlyReceipt(channel_id=channel.id, platform_key=event.receipt_for, status=target.value, error=event.error)
+        )
+        await session.execute(
+            delete(EarlyReceipt).where(
+                EarlyReceipt.channel_id == channel.id, EarlyReceipt.created_at < now() - timedelta(days=1)
+            )
         )
     for message in messages:
         if _advance(message, target, event.error):
