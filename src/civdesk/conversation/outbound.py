@@ -10,7 +10,7 @@ from civdesk.channel import service as channel_service
 from civdesk.channel.models import Channel
 from civdesk.contact import service as contact_service
 from civdesk.conversation import receipts
-from civdesk.conversation.models import Conversation, DeliveryStatus, Message
+from civdesk.conversation.models import Conversation, DeliveryStatus, Direction, Message
 from civdesk.conversation.publish import emit_status, message_updated
 
 
@@ -20,6 +20,10 @@ class OutboundWork:
     channel: Channel
     recipient_external_id: str | None
     recipient_blocked: bool
+
+    @property
+    def is_outbound(self) -> bool:
+        return self.message.direction == Direction.OUT.value
 
     @property
     def already_settled(self) -> bool:

@@ -137,6 +137,8 @@ async def reply(
     conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
     if not (text.strip() or attachments or template):
         raise InvalidInput("a reply needs text, a file or a template", "відповідь має містити текст, файл або шаблон")
+    if template is None:
+        await _check_reply_window(session=session, conversation=conversation)
     message = _new_message(
         conversation,
         who=who,

@@ -55,7 +55,8 @@ async def claim_due(*, session: AsyncSession, limit: int, lease_seconds: float) 
         job.attempts += 1
         job.due_at = lease_end
     return [
-        ClaimedJob(job_id=j.id, message_id=j.message_id, channel_id=j.channel_id, attempts=j.attempts) for j in jobs
+        ClaimedJob(job_id=j.id, message_id=j.message_id, channel_id=j.channel_id, attempts=j.attempts, kind=j.kind)
+        for j in jobs
     ]
 
 

@@ -116,8 +116,8 @@ class DeliveryWorker:
         async with self._sessionmaker() as session:
             work = await outbound.load(session=session, message_id=job.message_id)
             await session.commit()
-        if work is None or work.already_settled:
-            return await self._settle(job, Outcome("done"))
+        if work is None or work.already_settled or not work.is_outbound:
+            return await self._settle(job, Outcome("done"))  # never send a citizen's or internal message
         if work.recipient_external_id is None:
             return await self._settle(job, Outcome("failed", "the citizen has no address on this channel"))
         if work.recipient_blocked:

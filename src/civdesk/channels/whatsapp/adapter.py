@@ -59,6 +59,8 @@ class WhatsAppAdapter(ChannelAdapter):
         max_text_length=MAX_TEXT,
         max_buttons=10,
         max_file_bytes=100 * 1024 * 1024,
+        # Free-form messages only within 24 hours of the citizen's last message; templates after that.
+        reply_window_seconds=24 * 3600,
     )
     secret_fields: ClassVar[frozenset[str]] = frozenset({"token", "app_secret", "verify_token"})
 
