@@ -112,6 +112,9 @@ def channel_add_whatsapp(
     phone_number_id: Annotated[str, typer.Option("--phone-number-id")],
     app_secret: Annotated[str, typer.Option("--app-secret")],
     verify_token: Annotated[str, typer.Option("--verify-token")],
+    waba_id: Annotated[
+        str | None, typer.Option("--waba-id", help="business account id: register-webhook subscribes the app to it")
+    ] = None,
     api_base: ApiBase = None,
     as_json: AsJson = False,
 ) -> None:
@@ -120,7 +123,7 @@ def channel_add_whatsapp(
         agency=agency,
         type="whatsapp",
         name=f"WhatsApp {phone_number_id}",
-        config=_base(api_base) | {"phone_number_id": phone_number_id},
+        config=_base(api_base) | {"phone_number_id": phone_number_id} | ({"waba_id": waba_id} if waba_id else {}),
         secrets={"token": token, "app_secret": app_secret, "verify_token": verify_token},
         as_json=as_json,
     )
