@@ -45,6 +45,22 @@ AGENTS = [
     ("pfu", "oksana@pfu.demo", "Оксана Ткаченко", "supervisor", "Одеська область"),
 ]
 
+# The ministry is on every messenger; the sandbox plays each platform with these credentials.
+VIBER_TOKEN = "civdesk-demo-viber-minsoc"
+WHATSAPP = {
+    "phone_number_id": "1000000000002",
+    "token": "demo-whatsapp-token",
+    "app_secret": "demo-whatsapp-secret",
+    "verify_token": "demo-whatsapp-verify",
+    "display": "380800000002",
+}
+MESSENGER = {
+    "page_id": "1000000000003",
+    "page_token": "demo-messenger-page-token",
+    "app_secret": "demo-messenger-secret",
+    "verify_token": "demo-messenger-verify",
+}
+
 BOTS = [
     DemoBot("minsoc", "7000000001:AAminsoc-demo-token-0000000000000", "minsoc_gov_bot", "Мінсоцполітики"),
     DemoBot("pfu", "7000000002:AApfu-demo-token-000000000000000000", "pfu_gov_bot", "Пенсійний фонд"),
@@ -52,7 +68,8 @@ BOTS = [
 
 
 async def seed(*, session: AsyncSession, sandbox_url: str) -> dict[str, int]:
-    """Creates what is missing and returns the Telegram channel id of each agency (idempotent)."""
+    """Creates what is missing and returns the ids of the channels to wire to the sandbox:
+    {"minsoc": telegram id, "pfu": telegram id, "viber": …, "whatsapp": …, "messenger": …} (idempotent)."""
     for slug, name, topics in AGENCIES:
         agency = await agency_service.get_by_slug(session=session, slug=slug)
         if agency is None:
@@ -90,5 +107,28 @@ async def seed(*, session: AsyncSession, sandbox_url: str) -> dict[str, int]:
         telegram_ids[bot.agency_slug] = telegram.id
         if "webchat" not in existing:
             await channel_service.add(session=session, agency=agency, type="webchat", name="Веб-чат")
+    minsoc = await agency_service.require_by_slug(session=session, slug="minsoc")
+    existing = {c.type: c for c in await channel_service.list_for(session=session, agency_id=minsoc.id)}
+    wanted = {
+        "viber": ("Viber", {"sender_name": "Мінсоцполітики"}, {"token": VIBER_TOKEN}),
+        "whatsapp": (
+            "WhatsApp",
+            {"phone_number_id": WHATSAPP["phone_number_id"]},
+            {k: WHATSAPP[k] for k in ("token", "app_secret", "verify_token")},
+        ),
+        "messenger": (
+            "Messenger",
+            {"page_id": MESSENGER["page_id"]},
+            {k: MESSENGER[k] for k in ("page_token", "app_secret", "verify_token")},
+        ),
+    }
+    for kind, (name, config, secrets) in wanted.items():
+        channel = existing.get(kind)
+        if channel is None:
+            channel = await channel_service.add(
+                session=session, agency=minsoc, type=kind, name=name, config=config, secrets=secrets
+            )
+        channel.config = {**channel.config, **config, "api_base": sandbox_url}
+        telegram_ids[kind] = channel.id
     await session.commit()
     return telegram_ids

@@ -17,7 +17,10 @@ from civdesk.conversation.polling import Poller
 from civdesk.db.session import create_engine_for, create_sessionmaker
 from civdesk.realtime import bus as bus_module
 from civdesk.sandbox.app import create_sandbox_app
+from civdesk.sandbox.messenger import MessengerEmulator, PageSpec
 from civdesk.sandbox.telegram.emulator import TelegramEmulator
+from civdesk.sandbox.viber import AccountSpec, ViberEmulator
+from civdesk.sandbox.whatsapp import NumberSpec, WhatsAppEmulator
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -65,17 +68,47 @@ async def run_demo(settings: Settings, *, host: str, port: int, sandbox_port: in
     emulator = TelegramEmulator()
     for bot in demo_data.BOTS:
         emulator.add_bot(token=bot.token, username=bot.username, first_name=bot.title)
-    sandbox = uvicorn.Server(
-        uvicorn.Config(create_sandbox_app(emulator=emulator), host=host, port=sandbox_port, log_level="warning")
+    messenger = MessengerEmulator(
+        pages=[
+            PageSpec(
+                page_id=demo_data.MESSENGER["page_id"],
+                name="Мінсоцполітики",
+                token=demo_data.MESSENGER["page_token"],
+                app_secret=demo_data.MESSENGER["app_secret"],
+            )
+        ]
     )
+    sandbox_app = create_sandbox_app(
+        emulator=emulator,
+        viber=ViberEmulator(accounts=[AccountSpec(token=demo_data.VIBER_TOKEN, name="Мінсоцполітики", uri="minsoc")]),
+        whatsapp=WhatsAppEmulator(
+            numbers=[
+                NumberSpec(
+                    phone_number_id=demo_data.WHATSAPP["phone_number_id"],
+                    display_phone_number=demo_data.WHATSAPP["display"],
+                    verified_name="Мінсоцполітики",
+                    token=demo_data.WHATSAPP["token"],
+                    app_secret=demo_data.WHATSAPP["app_secret"],
+                )
+            ]
+        ),
+        messenger=messenger,
+    )
+    sandbox = uvicorn.Server(uvicorn.Config(sandbox_app, host=host, port=sandbox_port, log_level="warning"))
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
     serving = asyncio.gather(sandbox.serve(), server.serve())
     await asyncio.wait_for(asyncio.gather(_wait_started(sandbox), _wait_started(server)), timeout=30)
 
     for channel in channels.values():
-        await channel_service.adapter(channel).register_webhook(
-            account=channel_service.account(channel), url=f"{server_url}{channel_service.webhook_path(channel)}"
-        )
+        url = f"{server_url}{channel_service.webhook_path(channel)}"
+        await channel_service.adapter(channel).register_webhook(account=channel_service.account(channel), url=url)
+        if channel.type == "messenger":  # Messenger's callback URL is set in Meta's App Dashboard
+            await asyncio.to_thread(
+                messenger.set_webhook,
+                page_id=demo_data.MESSENGER["page_id"],
+                url=url,
+                verify_token=demo_data.MESSENGER["verify_token"],
+            )
     _print_banner(server_url=server_url, sandbox_url=sandbox_url)
     await serving
 
@@ -87,6 +120,7 @@ def _print_banner(*, server_url: str, sandbox_url: str) -> None:
 civdesk demo is running.
 
   Citizen, in Telegram (sandbox):  {sandbox_url}/
+  … in Viber, WhatsApp, Messenger: {sandbox_url}/sandbox/viber/  /sandbox/whatsapp/  /sandbox/messenger/
   Citizen, in the web chat:        {server_url}/chat/minsoc   and   {server_url}/chat/pfu
   Agent API (OpenAPI):             {server_url}/docs
   Health:                          {server_url}/healthz

@@ -9,6 +9,7 @@
     bot: $("bot"), name: $("first-name"), chatId: $("chat-id"), newChat: $("new-chat"),
     log: $("transcript"), empty: $("empty"), compose: $("compose"), text: $("compose-text"),
     send: $("send"), block: $("block"), status: $("status"), subtitle: $("chat-subtitle"),
+    attach: $("attach"), file: $("attach-file"), attachSend: $("attach-send"),
   };
   const state = {
     bots: [], after: 0, blocked: false, timer: 0, generation: 0,
@@ -36,7 +37,9 @@
 
   async function call(method, path, body) {
     const init = { method, headers: {} };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body;
+    } else if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -48,6 +51,7 @@
       const known = {
         404: "Спершу напишіть боту з цього чату.",
         409: "Ви заблокували бота — спершу розблокуйте його.",
+        413: "Файл завеликий для пісочниці.",
         422: "Перевірте введені дані.",
       }[response.status];
       throw new Error(known ?? `Помилка ${response.status}${detail ? `: ${detail}` : ""}`);
@@ -98,6 +102,25 @@
     return box;
   }
 
+  function fileBlock(file) {
+    const box = document.createElement("div");
+    box.className = "file";
+    const url = `${API}/${encodeURIComponent(els.bot.value)}/files/${encodeURIComponent(file.file_id)}`;
+    if (file.kind === "photo") {
+      const img = document.createElement("img");
+      img.src = url;
+      img.alt = "Фото";
+      box.append(img);
+    }
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = file.name || "file";
+    const kb = Math.max(1, Math.round((file.size || 0) / 1024));
+    link.textContent = `📎 ${file.name || "файл"} (${kb} КБ)`;
+    box.append(link);
+    return box;
+  }
+
   function render(entry) {
     const item = document.createElement("div");
     const text = document.createElement("p");
@@ -110,7 +133,8 @@
       text.append(who, entry.text);
       const time = document.createElement("time");
       time.textContent = clock(entry.time);
-      item.append(text);
+      if (entry.file) item.append(fileBlock(entry.file));
+      if (entry.text || !entry.file) item.append(text);
       const keys = entry.from === "bot" ? keyboard(entry) : null;
       if (keys) item.append(keys);
       item.append(time);
@@ -134,6 +158,8 @@
     els.block.classList.toggle("active", blocked);
     els.text.disabled = blocked;
     els.send.disabled = blocked;
+    els.file.disabled = blocked;
+    els.attachSend.disabled = blocked;
     els.text.placeholder = blocked ? "Бота заблоковано" : "Повідомлення";
   }
 
@@ -223,6 +249,20 @@
     els.send.disabled = state.blocked;
     if (!els.status.classList.contains("error")) els.text.value = "";
     els.text.focus();
+  });
+  els.attach.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = els.file.files[0];
+    if (!file) { say("Оберіть файл.", true); els.file.focus(); return; }
+    if (!ready()) return;
+    const form = new FormData();
+    form.append("file", file, file.name);
+    if (els.text.value.trim()) form.append("caption", els.text.value.trim());
+    form.append("first_name", els.name.value.trim() || "Олена");
+    els.attachSend.disabled = true;
+    await act(call("POST", `${chatPath()}/files`, form), "Файл надіслано.");
+    els.attachSend.disabled = state.blocked;
+    if (!els.status.classList.contains("error")) { els.file.value = ""; els.text.value = ""; }
   });
   els.text.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
