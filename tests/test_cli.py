@@ -174,3 +174,68 @@ def test_register_webhook_tells_telegram_where_to_send(env: dict[str, str], emul
         assert bad.returncode == 2 and "Unauthorized" in bad.stderr and "Traceback" not in bad.stderr
         missing = civdesk("channel", "register-webhook", "999", env=env)
         assert missing.returncode == 2 and "no channel 999" in missing.stderr
+
+
+def test_every_messenger_can_be_added_and_checked(env: dict[str, str]) -> None:
+    from civdesk.sandbox.messenger import MessengerEmulator, PageSpec
+    from civdesk.sandbox.viber import DEMO_ACCOUNT
+    from civdesk.sandbox.whatsapp import DEMO_NUMBER
+
+    page = PageSpec(page_id="1000000000009", name="Мінсоц", token="page-token-9", app_secret="app-secret-9")
+    app = create_sandbox_app(messenger=MessengerEmulator(pages=[page]))
+    with LiveServer(app) as sandbox:
+        assert civdesk("migrate", env=env).returncode == 0
+        civdesk("agency", "add", "minsoc", "--name", "M", env=env)
+        commands = {
+            "viber": ["viber", "--token", DEMO_ACCOUNT.token, "--name", "Мінсоц"],
+            "whatsapp": [
+                "whatsapp",
+                "--token",
+                DEMO_NUMBER.token,
+                "--phone-number-id",
+                DEMO_NUMBER.phone_number_id,
+                "--app-secret",
+                DEMO_NUMBER.app_secret,
+                "--verify-token",
+                "v",
+            ],
+            "messenger": [
+                "messenger",
+                "--page-token",
+                page.token,
+                "--app-secret",
+                page.app_secret,
+                "--verify-token",
+                "v",
+            ],
+        }
+        for kind, args in commands.items():
+            added = civdesk("channel", "add", *args, "--agency", "minsoc", "--api-base", sandbox.url, "--json", env=env)
+            assert added.returncode == 0, added.stderr
+            row = json.loads(added.stdout)
+            assert row["type"] == kind and row["webhook_path"] == f"/webhooks/{kind}/{row['id']}"
+            checked = civdesk("channel", "check", str(row["id"]), env=env)
+            assert checked.returncode == 0 and "is working" in checked.stdout, (kind, checked.stderr)
+            for secret in (
+                DEMO_ACCOUNT.token,
+                DEMO_NUMBER.token,
+                DEMO_NUMBER.app_secret,
+                page.token,
+                "verify-secret-x",
+            ):
+                assert secret not in added.stdout and secret not in checked.stdout
+        wrong = civdesk(
+            "channel",
+            "add",
+            "viber",
+            "--agency",
+            "minsoc",
+            "--token",
+            "nope",
+            "--api-base",
+            sandbox.url,
+            "--json",
+            env=env,
+        )
+        bad = civdesk("channel", "check", str(json.loads(wrong.stdout)["id"]), env=env)
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
