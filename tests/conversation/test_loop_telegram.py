@@ -209,8 +209,12 @@ def test_citizen_blocking_and_unblocking_is_recorded(stack: Stack) -> None:
         what="the failure",
     )
     assert "blocked" in failed[0]["delivery_error"]
+    blocked = stack.client.get(f"/api/v1/conversations/{conversation['id']}", headers=headers).json()
+    assert blocked["citizen_blocked"] is True  # the agent sees why before writing again
     stack.emulator.citizen_unblocks_bot(token=BOT_TOKEN, chat_id=CHAT)
     stack.emulator.wait_until_delivered()
+    unblocked = stack.client.get(f"/api/v1/conversations/{conversation['id']}", headers=headers).json()
+    assert unblocked["citizen_blocked"] is False
     stack.client.post(
         f"/api/v1/conversations/{conversation['id']}/messages", headers=headers, json={"text": "Тепер дійде"}
     ).raise_for_status()

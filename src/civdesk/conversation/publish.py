@@ -12,8 +12,11 @@ from civdesk.core import events
 from civdesk.realtime import service as realtime_service
 
 
-def conversation_read(conversation: Conversation, *, channel_type: str, contact_name: str) -> ConversationRead:
+def conversation_read(
+    conversation: Conversation, *, channel_type: str, contact_name: str, citizen_blocked: bool = False
+) -> ConversationRead:
     return ConversationRead(
+        citizen_blocked=citizen_blocked,
         id=conversation.id,
         agency_id=conversation.agency_id,
         channel_id=conversation.channel_id,

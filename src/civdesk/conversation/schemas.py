@@ -48,6 +48,8 @@ class ConversationRead(BaseModel):
     first_response_at: datetime | None
     resolved_at: datetime | None
     last_message_at: datetime
+    # The citizen blocked the bot or unsubscribed: replies will fail until they write again.
+    citizen_blocked: bool = False
 
 
 class ConversationPage(BaseModel):

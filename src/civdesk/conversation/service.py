@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from civdesk.agent.service import AgentIdentity
 from civdesk.audit import service as audit_service
 from civdesk.channel import service as channel_service
 from civdesk.channel.models import Channel
-from civdesk.contact.models import Contact
+from civdesk.contact.models import Contact, ContactIdentity
 from civdesk.conversation import publish
 from civdesk.conversation.models import Conversation, DeliveryStatus, Direction, Message, Status
 from civdesk.conversation.publish import conversation_read
@@ -29,12 +30,33 @@ from civdesk.core.errors import Conflict, InvalidInput, NotFound, OutsideReplyWi
 from civdesk.delivery import service as delivery_service
 
 
-def _with_names() -> Select[Conversation, str, str]:
+def _with_names() -> Select[Conversation, str, str, bool]:
     return (
-        select(Conversation, Channel.type, Contact.display_name)
+        select(Conversation, Channel.type, Contact.display_name, ContactIdentity.is_blocked)
         .join(Channel, Channel.id == Conversation.channel_id)
         .join(Contact, Contact.id == Conversation.contact_id)
+        .join(
+            ContactIdentity,
+            (ContactIdentity.contact_id == Conversation.contact_id)
+            & (ContactIdentity.channel_id == Conversation.channel_id),
+        )
     )
+
+
+@dataclass
+class _Loaded:
+    conversation: Conversation
+    channel_type: str
+    contact_name: str
+    citizen_blocked: bool
+
+    def read(self) -> ConversationRead:
+        return conversation_read(
+            self.conversation,
+            channel_type=self.channel_type,
+            contact_name=self.contact_name,
+            citizen_blocked=self.citizen_blocked,
+        )
 
 
 async def list_for(*, session: AsyncSession, who: AgentIdentity, filters: ConversationFilter) -> ConversationPage:
@@ -53,23 +75,24 @@ async def list_for(*, session: AsyncSession, who: AgentIdentity, filters: Conver
     if filters.before_id is not None:
         query = query.where(Conversation.id < filters.before_id)
     rows = (await session.execute(query.order_by(Conversation.id.desc()).limit(filters.limit + 1))).all()
-    items = [conversation_read(c, channel_type=t, contact_name=n) for c, t, n in rows[: filters.limit]]
+    items = [
+        conversation_read(c, channel_type=t, contact_name=n, citizen_blocked=b) for c, t, n, b in rows[: filters.limit]
+    ]
     more = len(rows) > filters.limit
     return ConversationPage(items=items, next_before_id=items[-1].id if more and items else None)
 
 
-async def _load(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> tuple[Conversation, str, str]:
+async def _load(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> _Loaded:
     row = (await session.execute(_with_names().where(Conversation.id == conversation_id))).first()
     # Another agency's conversation answers exactly like a missing one: no existence leak.
     if row is None or row[0].agency_id != who.agency_id:
         raise NotFound(f"no conversation {conversation_id}", f"розмови {conversation_id} немає")
-    conversation, channel_type, contact_name = row
-    return conversation, channel_type, contact_name
+    conversation, channel_type, contact_name, citizen_blocked = row
+    return _Loaded(conversation, channel_type, contact_name, citizen_blocked)
 
 
 async def get(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> ConversationRead:
-    conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
-    return conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
+    return (await _load(session=session, who=who, conversation_id=conversation_id)).read()
 
 
 async def messages(
@@ -134,7 +157,8 @@ async def reply(
     template: str | None = None,
 ) -> MessageRead:
     """Stores the reply and its delivery job together: accepted means it will be sent."""
-    conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
+    loaded = await _load(session=session, who=who, conversation_id=conversation_id)
+    conversation = loaded.conversation
     if not (text.strip() or attachments or template):
         raise InvalidInput("a reply needs text, a file or a template", "відповідь має містити текст, файл або шаблон")
     if template is None:
@@ -156,7 +180,7 @@ async def reply(
     conversation.last_message_at = message.created_at
     await session.flush()
     delivery_service.queue(session=session, message_id=message.id, channel_id=conversation.channel_id)
-    conv = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
+    conv = loaded.read()
     return publish.message_created(session=session, message=message, conversation=conv)
 
 
@@ -183,20 +207,22 @@ async def _check_reply_window(*, session: AsyncSession, conversation: Conversati
 
 async def add_note(*, session: AsyncSession, who: AgentIdentity, conversation_id: int, text: str) -> MessageRead:
     """An internal note: colleagues see it, the citizen never does."""
-    conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
+    loaded = await _load(session=session, who=who, conversation_id=conversation_id)
+    conversation = loaded.conversation
     message = _new_message(conversation, who=who, direction=Direction.NOTE, text=text)
     session.add(message)
     await session.flush()
-    conv = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
+    conv = loaded.read()
     return publish.message_created(session=session, message=message, conversation=conv)
 
 
 async def assign_to_me(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> ConversationRead:
-    conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
+    loaded = await _load(session=session, who=who, conversation_id=conversation_id)
+    conversation = loaded.conversation
     if conversation.status == Status.RESOLVED.value:
         raise Conflict("the conversation is resolved", "розмову вже завершено")
     conversation.assignee_id = who.agent_id
-    read = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
+    read = loaded.read()
     publish.conversation_changed(
         session=session, conversation=read, types=(events.CONVERSATION_ASSIGNED, events.CONVERSATION_UPDATED)
     )
@@ -204,14 +230,15 @@ async def assign_to_me(*, session: AsyncSession, who: AgentIdentity, conversatio
 
 
 async def resolve(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> ConversationRead:
-    conversation, channel_type, contact_name = await _load(session=session, who=who, conversation_id=conversation_id)
+    loaded = await _load(session=session, who=who, conversation_id=conversation_id)
+    conversation = loaded.conversation
     if conversation.status == Status.RESOLVED.value:
         raise Conflict("the conversation is already resolved", "розмову вже завершено")
     conversation.status = Status.RESOLVED.value
     conversation.resolved_at = now()
     if conversation.assignee_id is None:
         conversation.assignee_id = who.agent_id
-    read = conversation_read(conversation, channel_type=channel_type, contact_name=contact_name)
+    read = loaded.read()
     publish.conversation_changed(session=session, conversation=read, types=(events.CONVERSATION_UPDATED,))
     return read
 
