@@ -155,9 +155,14 @@ class MalformedPayload(ChannelError):
 class RetryLater(ChannelError):
     """The platform asked us to slow down (429 and kin)."""
 
-    def __init__(self, reason: str, *, after_seconds: float, code: str | None = "rate_limited") -> None:
+    def __init__(
+        self, reason: str, *, after_seconds: float, code: str | None = "rate_limited", per_recipient: bool = False
+    ) -> None:
         super().__init__(reason, code=code)
         self.after_seconds = after_seconds
+        # True when the limit is about one citizen (Viber's 100 unanswered messages, WhatsApp's pair
+        # limit): only that citizen's messages wait, the rest of the channel goes on.
+        self.per_recipient = per_recipient
 
 
 class RecipientUnreachable(ChannelError):

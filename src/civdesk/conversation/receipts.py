@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civdesk.channel.service import ChannelSnapshot
 from civdesk.channels.base import InboundEvent, ReceiptStatus
@@ -13,6 +14,9 @@ from civdesk.contact.models import ContactIdentity
 from civdesk.conversation.models import Conversation, DeliveryStatus, Direction, EarlyReceipt, Message
 from civdesk.conversation.publish import emit_status
 from civdesk.core.clock import now
+from civdesk.realtime import service as realtime_service
+
+PARKED = "civdesk_parked_receipts"
 
 # Receipts can arrive out of order (read before delivered): a status never moves backwards.
 _RANK = {
@@ -40,6 +44,7 @@ async def apply(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbou
         session.add(
             EarlyReceipt(channel_id=channel.id, platform_key=event.receipt_for, status=target.value, error=event.error)
         )
+        session.info.setdefault(PARKED, set()).add((channel.id, event.receipt_for))
         await session.execute(
             delete(EarlyReceipt).where(
                 EarlyReceipt.channel_id == channel.id, EarlyReceipt.created_at < now() - timedelta(days=1)
@@ -50,10 +55,10 @@ async def apply(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbou
             emit_status(session, message)
 
 
-async def apply_early(*, session: AsyncSession, message: Message) -> None:
-    """Applies receipts that arrived before the message's platform key was known."""
+async def apply_early(*, session: AsyncSession, message: Message) -> bool:
+    """Applies receipts that arrived before the message's platform key was known; True if any did."""
     if message.platform_key is None:
-        return
+        return False
     early = list(
         await session.scalars(
             select(EarlyReceipt)
@@ -61,9 +66,29 @@ async def apply_early(*, session: AsyncSession, message: Message) -> None:
             .order_by(EarlyReceipt.id)
         )
     )
+    changed = False
     for receipt in early:
-        _advance(message, DeliveryStatus(receipt.status), receipt.error)
-        await session.delete(receipt)
+        changed = _advance(message, DeliveryStatus(receipt.status), receipt.error) or changed
+    if early:
+        # By id, not ORM delete: the other side of the race may have removed them already.
+        await session.execute(delete(EarlyReceipt).where(EarlyReceipt.id.in_([r.id for r in early])))
+    return changed
+
+
+async def settle_parked(*, sessionmaker: async_sessionmaker[AsyncSession], keys: Iterable[tuple[int, str]]) -> None:
+    """The second look that closes the race between a receipt and the record of its send.
+
+    The webhook parks a receipt it cannot match; the worker, recording the send, applies parked
+    receipts. Each side commits its write and then looks again in a new transaction, so whichever
+    commits last sees the other's row: no receipt is left behind."""
+    for channel_id, platform_key in keys:
+        async with sessionmaker() as session:
+            message = await session.scalar(
+                select(Message).where(Message.channel_id == channel_id, Message.platform_key == platform_key)
+            )
+            if message is not None and await apply_early(session=session, message=message):
+                emit_status(session, message)
+            await realtime_service.commit(session)
 
 
 async def _messages_for(*, session: AsyncSession, channel: ChannelSnapshot, event: InboundEvent) -> list[Message]:

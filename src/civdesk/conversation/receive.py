@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civdesk.channel import service as channel_service
 from civdesk.channels.base import ChannelAccount, ChannelAdapter, MalformedPayload, SignatureInvalid
+from civdesk.conversation import receipts
 from civdesk.conversation.ingest import IngestResult, ingest
 from civdesk.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from civdesk.realtime import service as realtime_service
@@ -62,6 +63,7 @@ async def receive(
         async with sessionmaker() as session:
             try:
                 result = await ingest(session=session, channel=channel, inbound=parsed.events)
+                parked = session.info.pop(receipts.PARKED, set())
                 await realtime_service.commit(session)
             except IntegrityError:
                 # Two deliveries of one update (or two first messages of one citizen) raced; the retry
@@ -70,6 +72,8 @@ async def receive(
                 if attempt == 2:
                     raise
                 continue
+        if parked:
+            await receipts.settle_parked(sessionmaker=sessionmaker, keys=parked)
         _acknowledge_buttons(adapter=adapter, account=account, result=result)
         return ReceiveOutcome(
             stored=len(result.stored_message_ids),

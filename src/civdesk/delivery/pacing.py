@@ -22,8 +22,9 @@ class Pacer(Protocol):
         "not within max_wait: try again in -value seconds" (nothing reserved)."""
         ...
 
-    async def slow_down(self, *, channel_id: int, seconds: float) -> None:
-        """The platform said "too many requests": nobody sends on this account for a while."""
+    async def slow_down(self, *, channel_id: int, seconds: float, recipient: str | None = None) -> None:
+        """The platform said "too many requests": nobody sends on this account (or, with `recipient`,
+        to this citizen) for a while."""
         ...
 
 
@@ -53,8 +54,8 @@ class LocalPacer:
         self._next[recipient_key] = start + recipient_gap
         return wait
 
-    async def slow_down(self, *, channel_id: int, seconds: float) -> None:
-        key = f"pace:{channel_id}"
+    async def slow_down(self, *, channel_id: int, seconds: float, recipient: str | None = None) -> None:
+        key = _keys(channel_id, recipient)[1] if recipient is not None else f"pace:{channel_id}"
         self._next[key] = max(self._next.get(key, 0.0), time.monotonic() + seconds)
 
 
@@ -89,10 +90,10 @@ class RedisPacer:
         )
         return float(result)
 
-    async def slow_down(self, *, channel_id: int, seconds: float) -> None:
+    async def slow_down(self, *, channel_id: int, seconds: float, recipient: str | None = None) -> None:
         now_s, now_us = await self._redis.time()
         until = now_s + now_us / 1e6 + seconds
-        key = f"civdesk:pace:{channel_id}"
+        key = "civdesk:" + (_keys(channel_id, recipient)[1] if recipient is not None else f"pace:{channel_id}")
         current = await self._redis.get(key)
         if current is None or float(current) < until:
             await self._redis.set(key, str(until), ex=int(seconds) + 60)

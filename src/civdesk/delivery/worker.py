@@ -23,7 +23,7 @@ from civdesk.channels.base import (
     RetryLater,
     SendFailed,
 )
-from civdesk.conversation import outbound
+from civdesk.conversation import outbound, receipts
 from civdesk.conversation.outbound import OutboundWork
 from civdesk.delivery import service as delivery_service
 from civdesk.delivery.models import JobKind
@@ -134,7 +134,8 @@ class DeliveryWorker:
             max_wait=MAX_PACING_WAIT,
         )
         if wait < 0:
-            return await self._settle(job, Outcome("retry", after=-wait), count_attempt=False)
+            reason = f"waiting for the platform's sending limit (about {int(-wait) + 1} s)"
+            return await self._settle(job, Outcome("retry", reason, after=-wait), count_attempt=False)
         await asyncio.sleep(wait)
         await self._settle(job, await self._send(job, work, message))
 
@@ -143,7 +144,11 @@ class DeliveryWorker:
         try:
             result = await adapter.send(account=channel_service.account(work.channel), message=message)
         except RetryLater as exc:
-            await self._pacer.slow_down(channel_id=work.channel.id, seconds=exc.after_seconds)
+            await self._pacer.slow_down(
+                channel_id=work.channel.id,
+                seconds=exc.after_seconds,
+                recipient=message.recipient_external_id if exc.per_recipient else None,
+            )
             return Outcome("retry", exc.reason, after=max(exc.after_seconds, 0.0))
         except RecipientUnreachable as exc:
             return Outcome("failed", exc.reason, unreachable=True)
@@ -240,5 +245,7 @@ class DeliveryWorker:
                     recipient_unreachable=outcome.unreachable,
                 )
             await realtime_service.commit(session)
+        if outcome.kind == "delivered" and outcome.platform_key:
+            await receipts.settle_parked(sessionmaker=self._sessionmaker, keys=[(job.channel_id, outcome.platform_key)])
         if outcome.kind == "failed":
             log.warning("job %s failed: %s", job.job_id, outcome.reason)

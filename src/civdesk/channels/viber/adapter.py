@@ -250,7 +250,7 @@ def _api_error(exc: ViberApiError, endpoint: str, *, checking_account: bool) -> 
     if exc.status == 12:
         return RetryLater(f"Viber refused more messages to this citizen {said}: at most 100 an hour without a "
                           f"reply; trying again in {int(UNANSWERED_RETRY_SECONDS)} s",
-                          after_seconds=UNANSWERED_RETRY_SECONDS)
+                          after_seconds=UNANSWERED_RETRY_SECONDS, per_recipient=True)
     if exc.status in _UNREACHABLE and not checking_account:
         code, meaning = _UNREACHABLE[exc.status]
         return RecipientUnreachable(f"{meaning} {said}", code=code)

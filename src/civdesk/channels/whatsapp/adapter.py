@@ -196,7 +196,9 @@ def channel_error(exc: GraphError) -> ChannelError:
                           "an approved template message now: send one instead of free text.",
                           permanent=True, code="outside_window")
     if code in _RETRY_AFTER:
-        return RetryLater(f"WhatsApp rate limit: {said}", after_seconds=_RETRY_AFTER[code])
+        # 131056 is the pair limit: one citizen, not the whole number.
+        return RetryLater(f"WhatsApp rate limit: {said}", after_seconds=_RETRY_AFTER[code],
+                          per_recipient=code == 131056)
     if code == 131026:
         return RecipientUnreachable(f"WhatsApp cannot deliver to this number: {said}", code="unreachable")
     if code == 131050:
