@@ -30,6 +30,12 @@ def _require(what: str, value: str | None) -> None:
     pytest.skip(f"{what} not available; run via `make test` to start it")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API leaves an event loop marked as running in the main
+    thread, where later asyncio tests could not start theirs."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrated once; each test copies the file, which is much faster than migrating again."""

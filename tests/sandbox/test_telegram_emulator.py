@@ -384,6 +384,7 @@ def test_citizen_page_is_served(sandbox: LiveServer) -> None:
     page = httpx.get(sandbox.url + "/")
     assert page.status_code == 200 and 'lang="uk"' in page.text and "Пісочниця месенджерів" in page.text
     assert 'role="log"' in page.text and 'aria-live="polite"' in page.text
+    assert '<label for="attach-file">' in page.text and 'type="file"' in page.text  # the citizen sends files too
     for asset in ("sandbox.js", "sandbox.css"):
         assert httpx.get(f"{sandbox.url}/sandbox/static/{asset}").status_code == 200
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
+
+from tests.support.stack import Stack
+from tests.web.chat_page import Citizen
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -46,3 +49,26 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.Fix
         return (yield)
     finally:
         asyncio._set_running_loop(loop)
+
+
+@pytest.fixture
+def citizen_in(stack: Stack, browser: Browser) -> Iterator[Callable[..., Citizen]]:
+    """citizen_in(**context options) -> a Citizen in a fresh browser context (own localStorage)."""
+    opened: list[tuple[BrowserContext, Citizen]] = []
+
+    def make(**options: Any) -> Citizen:
+        # The page comes through route.fulfill() (to add the CSP header), which leaves Chromium without the
+        # server's address: it then treats the page as public and blocks its websocket to 127.0.0.1 under
+        # Local Network Access unless the context grants it. Real users load the page from the server itself.
+        settings = {"locale": "uk-UA", "timezone_id": "Europe/Kyiv", "viewport": {"width": 480, "height": 760},
+                    "permissions": ["local-network-access"]}
+        context = browser.new_context(**{**settings, **options})
+        citizen = Citizen(stack, context)
+        opened.append((context, citizen))
+        return citizen
+
+    yield make
+    problems = [problem for _, citizen in opened for problem in citizen.problems]
+    for context, _ in opened:
+        context.close()
+    assert not problems, problems

@@ -1,137 +1,26 @@
 """The citizen web chat in real headless Chromium against the real stack (uvicorn, database, agent API).
 
 Every page is served with a strict Content-Security-Policy added in the test (no inline scripts or
-styles allowed), and any CSP violation or uncaught page error fails the test.
+styles allowed), and any CSP violation or uncaught page error fails the test (see chat_page.py).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect
+from playwright.sync_api import Route, expect
 
 from tests.support.stack import Stack
-from tests.support.world import login, wait_for
+from tests.web.chat_page import Agent, Citizen, until
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 AGENCY = "Міністерство соціальної політики"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "citizen-chat.png"
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
-       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-
-
-class Citizen:
-    """One browser tab on /chat/minsoc, recording what it sends and anything that went wrong."""
-
-    def __init__(self, stack: Stack, context: BrowserContext) -> None:
-        self.url = f"{stack.server.url}/chat/minsoc"
-        self.page = context.new_page()
-        self.problems: list[str] = []
-        self.sent_ids: list[str] = []  # client_msg_id of every POST /messages, retries included
-        self.page.on("pageerror", lambda exc: self.problems.append(f"uncaught error: {exc}"))
-        self.page.on("console", self._console)
-        self.page.on("request", self._request)
-        self.page.route(self.url, self._with_csp)
-
-    def _with_csp(self, route: Route) -> None:
-        response = route.fetch()
-        route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
-
-    def _console(self, message: Any) -> None:
-        if "Content Security Policy" in message.text:
-            self.problems.append(f"CSP violation: {message.text}")
-
-    def _request(self, request: Request) -> None:
-        if request.method == "POST" and request.url.endswith("/chat/minsoc/messages"):
-            self.sent_ids.append(json.loads(request.post_data or "{}")["client_msg_id"])
-
-    def open(self) -> Page:
-        self.page.goto(self.url)
-        expect(self.page.locator("#composer")).to_be_visible()
-        return self.page
-
-    def send(self, text: str) -> None:
-        self.page.locator("#message").fill(text)
-        self.page.locator("#message").press("Enter")
-
-    def own(self) -> Any:
-        return self.page.locator(".msg--own .msg__text")
-
-    def replies(self) -> Any:
-        return self.page.locator(".msg--agency .msg__text")
-
-    def states(self) -> Any:
-        return self.page.locator(".msg--own .msg__state")
-
-    def focused(self) -> str:
-        return str(self.page.evaluate("document.activeElement ? document.activeElement.id : ''"))
-
-    def scroll_width(self) -> int:
-        return int(self.page.evaluate("document.documentElement.scrollWidth"))
-
-
-def until(page: Page, predicate: Callable[[], object], what: str, timeout_ms: int = 5000) -> None:
-    """Like wait_for(), but lets Playwright run its event handlers (routes, listeners) meanwhile."""
-    for _ in range(timeout_ms // 50):
-        if predicate():
-            return
-        page.wait_for_timeout(50)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Agent:
-    def __init__(self, stack: Stack) -> None:
-        self.client = stack.client
-        self.headers = login(stack.client, stack.world.agent_email)
-
-    def conversation(self) -> dict[str, Any]:
-        def find() -> list[dict[str, Any]]:
-            response = self.client.get("/api/v1/conversations", headers=self.headers)
-            response.raise_for_status()
-            return [c for c in response.json()["items"] if c["channel_type"] == "webchat"]
-
-        return wait_for(find, what="the web chat conversation")[0]
-
-    def texts(self, conversation_id: int, direction: str = "in") -> list[str]:
-        response = self.client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=self.headers)
-        response.raise_for_status()
-        return [m["text"] for m in response.json()["items"] if m["direction"] == direction]
-
-    def reply(self, conversation_id: int, text: str) -> None:
-        response = self.client.post(f"/api/v1/conversations/{conversation_id}/messages", headers=self.headers,
-                                    json={"text": text})
-        assert response.status_code == 202, response.text
-
-
-@pytest.fixture
-def citizen_in(stack: Stack, browser: Browser) -> Iterator[Callable[..., Citizen]]:
-    """citizen_in(**context options) -> a Citizen in a fresh browser context (own localStorage)."""
-    opened: list[tuple[BrowserContext, Citizen]] = []
-
-    def make(**options: Any) -> Citizen:
-        # The page comes through route.fulfill() (to add the CSP header), which leaves Chromium without the
-        # server's address: it then treats the page as public and blocks its websocket to 127.0.0.1 under
-        # Local Network Access unless the context grants it. Real users load the page from the server itself.
-        settings = {"locale": "uk-UA", "timezone_id": "Europe/Kyiv", "viewport": {"width": 480, "height": 760},
-                    "permissions": ["local-network-access"]}
-        context = browser.new_context(**{**settings, **options})
-        citizen = Citizen(stack, context)
-        opened.append((context, citizen))
-        return citizen
-
-    yield make
-    problems = [problem for _, citizen in opened for problem in citizen.problems]
-    for context, _ in opened:
-        context.close()
-    assert not problems, problems
-
-
 def test_keyboard_only_citizen_gets_a_live_reply_that_survives_a_reload(
     stack: Stack, citizen_in: Callable[..., Citizen]
 ) -> None:
@@ -151,7 +40,7 @@ def test_keyboard_only_citizen_gets_a_live_reply_that_survives_a_reload(
     assert citizen.focused() == "message"
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
     page.keyboard.press("Enter")  # nothing written yet: explained, nothing sent
-    expect(page.locator("#message-error")).to_have_text("Напишіть повідомлення.")
+    expect(page.locator("#message-error")).to_have_text("Напишіть повідомлення або прикріпіть файл.")
     expect(page.get_by_label("Повідомлення")).to_have_attribute("aria-invalid", "true")
     page.keyboard.type("Як оформити субсидію?")
     page.keyboard.press("Shift+Enter")

@@ -96,9 +96,11 @@ def test_page_renders_the_agency_with_config_in_data_attributes_and_no_inline_co
     assert "Міністерство соціальної політики" in html
     assert 'data-agency-slug="minsoc"' in html
     assert "<noscript>" in html and "потрібен JavaScript" in html
-    assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/static/chat.js" defer>']
+    assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/static/chat-ui.js" defer>',
+                                                   '<script src="/static/chat.js" defer>']
     assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=", html), "inline style or handler breaks a strict CSP"
-    for path, kind in (("/static/chat.js", "javascript"), ("/static/chat.css", "text/css")):
+    for path, kind in (("/static/chat.js", "javascript"), ("/static/chat-ui.js", "javascript"),
+                       ("/static/chat.css", "text/css"), ("/static/chat-rich.css", "text/css")):
         asset = stack.client.get(path)
         assert asset.status_code == 200 and kind in asset.headers["content-type"]
 
@@ -117,7 +119,7 @@ def test_citizen_message_reaches_the_agent_as_a_webchat_conversation(stack: Stac
     assert message["direction"] == "in" and message["text"] == "Як оформити субсидію?"
     [item] = _transcript(stack, token)
     assert item == {"id": message["id"], "direction": "in", "text": "Як оформити субсидію?",
-                    "created_at": item["created_at"]}
+                    "created_at": item["created_at"], "attachments": [], "buttons": []}
     assert item["created_at"].endswith(("Z", "+00:00"))  # an instant the browser can place in its zone
 
 

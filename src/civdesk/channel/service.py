@@ -36,7 +36,8 @@ class ChannelSnapshot:
     secrets: Mapping[str, Any] = field(repr=False)
 
 
-_snapshots: dict[int, tuple[float, ChannelSnapshot]] = {}
+# Keyed by the sessionmaker too: one process may serve several databases (tests, tools).
+_snapshots: dict[tuple[int, int], tuple[float, ChannelSnapshot]] = {}
 
 
 def snapshot_of(channel: Channel) -> ChannelSnapshot:
@@ -54,21 +55,23 @@ async def active_snapshot(
     *, sessionmaker: async_sessionmaker[AsyncSession], channel_id: int, type: str
 ) -> ChannelSnapshot | None:
     """The channel a webhook is addressed to, if it exists, is of that type and is switched on."""
-    cached = _snapshots.get(channel_id)
+    key = (id(sessionmaker), channel_id)
+    cached = _snapshots.get(key)
     if cached is None or cached[0] < time.monotonic():
         async with sessionmaker() as session:
             channel = await session.get(Channel, channel_id)
             if channel is None:
-                _snapshots.pop(channel_id, None)
+                _snapshots.pop(key, None)
                 return None
             cached = (time.monotonic() + SNAPSHOT_TTL_SECONDS, snapshot_of(channel))
-            _snapshots[channel_id] = cached
+            _snapshots[key] = cached
     found = cached[1]
     return found if found.type == type and found.is_active else None
 
 
 def forget_snapshot(channel_id: int) -> None:
-    _snapshots.pop(channel_id, None)
+    for key in [k for k in _snapshots if k[1] == channel_id]:
+        _snapshots.pop(key, None)
 
 
 def webhook_path(channel: Channel) -> str:

@@ -146,7 +146,8 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
         "author_agent_id": None,
         "text": text,
         "attachments": [dict(a) for a in event.attachments],
-        "buttons": [],
+        # A press keeps what was pressed: the title as the text, the payload (e.g. "csat:5") for automation.
+        "buttons": [{"title": text, "payload": event.button_payload}] if event.button_payload is not None else [],
         "template": None,
         "platform_key": event.platform_key,
         "delivery_status": DeliveryStatus.RECEIVED.value,

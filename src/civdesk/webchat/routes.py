@@ -10,52 +10,47 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from civdesk.agency import service as agency_service
-from civdesk.channel import service as channel_service
-from civdesk.channel.models import Channel
 from civdesk.conversation.receive import receive
 from civdesk.core import events
-from civdesk.core.errors import NotFound, Unauthorized
+from civdesk.core.errors import InvalidInput, NotFound, Unauthorized
 from civdesk.deps import SessionDep, SessionmakerDep, SettingsDep
+from civdesk.files.service import ALLOWED_TYPES
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime.socket import LiveSocket, refuse
+from civdesk.webchat import files as webchat_files
 from civdesk.webchat import service as webchat_service
-from civdesk.webchat.schemas import ChatSessionRead, CitizenMessageCreate, TranscriptRead
+from civdesk.webchat.access import agency_channel, citizen_session
+from civdesk.webchat.schemas import ChatSessionRead, CitizenMessageCreate, CitizenSendResult, TranscriptRead
 
 router = APIRouter(tags=["web chat"])
+router.include_router(webchat_files.router)
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "web" / "templates"))
 _CITIZEN_EVENTS = {events.MESSAGE_CREATED}
-
-
-async def _agency_channel(session: AsyncSession, slug: str) -> tuple[str, Channel]:
-    agency = await agency_service.require_by_slug(session=session, slug=slug)
-    channel = await channel_service.webchat_of(session=session, agency_id=agency.id)
-    if channel is None:
-        raise NotFound(f"{slug} has no web chat", "у цього відомства немає веб-чату")
-    return agency.name, channel
-
-
-def _bearer(authorization: str | None) -> str:
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise Unauthorized("a chat session token is required", "потрібен токен сесії чату")
-    return authorization[7:].strip()
+_ACCEPT = ",".join(sorted(ALLOWED_TYPES))
 
 
 @router.get("/chat/{agency_slug}", response_class=HTMLResponse, include_in_schema=False)
-async def chat_page(agency_slug: str, request: Request, session: SessionDep) -> HTMLResponse:
-    agency_name, _ = await _agency_channel(session, agency_slug)
-    return templates.TemplateResponse(request, "chat.html", {"agency_name": agency_name, "agency_slug": agency_slug})
+async def chat_page(agency_slug: str, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    agency_name, _ = await agency_channel(session, agency_slug)
+    context = {
+        "agency_name": agency_name,
+        "agency_slug": agency_slug,
+        "accept": _ACCEPT,
+        "max_file_bytes": settings.max_file_bytes,
+        "max_file_mb": settings.max_file_bytes // (1024 * 1024),
+    }
+    return templates.TemplateResponse(request, "chat.html", context)
 
 
 @router.post("/chat/{agency_slug}/session", response_model=ChatSessionRead)
 async def open_session(agency_slug: str, session: SessionDep, settings: SettingsDep) -> ChatSessionRead:
     """Starts an anonymous chat; the browser keeps the token to come back to the same conversation."""
-    await _agency_channel(session, agency_slug)
+    await agency_channel(session, agency_slug)
     session_id, token = webchat_service.open_session(secret_key=settings.secret_key, agency_slug=agency_slug)
     return ChatSessionRead(session_id=session_id, token=token)
 
 
-@router.post("/chat/{agency_slug}/messages", status_code=202)
+@router.post("/chat/{agency_slug}/messages", status_code=202, response_model=CitizenSendResult)
 async def send_message(
     agency_slug: str,
     body: CitizenMessageCreate,
@@ -63,21 +58,34 @@ async def send_message(
     sessionmaker: SessionmakerDep,
     settings: SettingsDep,
     authorization: Annotated[str | None, Header()] = None,
-) -> dict[str, object]:
-    session_id = webchat_service.session_from_token(
-        secret_key=settings.secret_key, token=_bearer(authorization), agency_slug=agency_slug
-    )
-    _, channel = await _agency_channel(session, agency_slug)
+) -> CitizenSendResult:
+    """A message, or with `button_payload` a press of one of the agency's buttons (text: its title)."""
+    session_id = citizen_session(secret_key=settings.secret_key, authorization=authorization, agency_slug=agency_slug)
+    _, channel = await agency_channel(session, agency_slug)
+    text = body.text
+    if body.button_payload is not None:
+        title = await webchat_service.offered_button(
+            session=session, channel_id=channel.id, session_id=session_id, payload=body.button_payload
+        )
+        if title is None:
+            raise InvalidInput("no such button was offered in this chat", "такої кнопки в цьому чаті не пропонували")
+        text = title
     await session.close()  # receive() runs its own transaction
     outcome = await receive(
         sessionmaker=sessionmaker,
         channel_type="webchat",
         channel_id=channel.id,
         headers={},
-        body=webchat_service.inbound_body(session_id=session_id, message=body),
+        body=webchat_service.inbound_body(
+            session_id=session_id,
+            client_msg_id=body.client_msg_id,
+            text=text,
+            name=body.name,
+            button_payload=body.button_payload,
+        ),
         verified=True,
     )
-    return {"ok": True, "duplicate": outcome.duplicates > 0}
+    return CitizenSendResult(duplicate=outcome.duplicates > 0)
 
 
 @router.get("/chat/{agency_slug}/messages", response_model=TranscriptRead)
@@ -88,12 +96,15 @@ async def transcript(
     after_id: Annotated[int, Query(ge=0)] = 0,
     authorization: Annotated[str | None, Header()] = None,
 ) -> TranscriptRead:
-    session_id = webchat_service.session_from_token(
-        secret_key=settings.secret_key, token=_bearer(authorization), agency_slug=agency_slug
-    )
-    _, channel = await _agency_channel(session, agency_slug)
+    session_id = citizen_session(secret_key=settings.secret_key, authorization=authorization, agency_slug=agency_slug)
+    _, channel = await agency_channel(session, agency_slug)
     items = await webchat_service.transcript(
-        session=session, channel_id=channel.id, session_id=session_id, after_id=after_id
+        session=session,
+        channel_id=channel.id,
+        session_id=session_id,
+        secret_key=settings.secret_key,
+        agency_slug=agency_slug,
+        after_id=after_id,
     )
     more = len(items) == webchat_service.TRANSCRIPT_PAGE
     return TranscriptRead(items=items, next_after_id=items[-1].id if more else None)
@@ -110,7 +121,7 @@ async def citizen_socket(agency_slug: str, websocket: WebSocket) -> None:
             secret_key=settings.secret_key, token=websocket.query_params.get("token", ""), agency_slug=agency_slug
         )
         async with maker() as session:
-            _, channel = await _agency_channel(session, agency_slug)
+            _, channel = await agency_channel(session, agency_slug)
     except (Unauthorized, NotFound):
         await refuse(websocket, "invalid chat session")
         return
@@ -127,7 +138,9 @@ async def citizen_socket(agency_slug: str, websocket: WebSocket) -> None:
                         contact_id = await webchat_service.contact_of(
                             session=session, channel_id=channel.id, session_id=session_id
                         )
-                    cursor = await _send_transcript(websocket, session, channel.id, session_id, cursor)
+                    cursor = await _send_transcript(
+                        websocket, session, channel.id, session_id, cursor, settings.secret_key, agency_slug
+                    )
                 if not await _wait_for_own_chat(socket, channel.id, contact_id):
                     return
         except (WebSocketDisconnect, RuntimeError):
@@ -137,12 +150,23 @@ async def citizen_socket(agency_slug: str, websocket: WebSocket) -> None:
 
 
 async def _send_transcript(
-    websocket: WebSocket, session: AsyncSession, channel_id: int, session_id: str, cursor: int
+    websocket: WebSocket,
+    session: AsyncSession,
+    channel_id: int,
+    session_id: str,
+    cursor: int,
+    secret_key: str,
+    agency_slug: str,
 ) -> int:
     """Sends everything after the cursor, page by page, and returns the new cursor."""
     while True:
         items = await webchat_service.transcript(
-            session=session, channel_id=channel_id, session_id=session_id, after_id=cursor
+            session=session,
+            channel_id=channel_id,
+            session_id=session_id,
+            secret_key=secret_key,
+            agency_slug=agency_slug,
+            after_id=cursor,
         )
         for item in items:
             await websocket.send_json({"type": "message", "message": item.model_dump(mode="json")})

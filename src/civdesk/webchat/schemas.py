@@ -12,8 +12,24 @@ class ChatSessionRead(BaseModel):
 
 class CitizenMessageCreate(BaseModel):
     client_msg_id: str = Field(min_length=8, max_length=64, description="the browser's id; resending is harmless")
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1, max_length=4000, description="the message, or the pressed button's title")
     name: str | None = Field(default=None, max_length=120)
+    button_payload: str | None = Field(
+        default=None, min_length=1, max_length=64, description="a press of one of the agency's buttons: its payload"
+    )
+
+
+class CitizenFileRead(BaseModel):
+    kind: str
+    name: str
+    mime_type: str
+    size: int
+    url: str = Field(description="where the citizen downloads it; the link is good for this chat session only")
+
+
+class CitizenButtonRead(BaseModel):
+    title: str
+    payload: str
 
 
 class CitizenMessageRead(BaseModel):
@@ -23,8 +39,15 @@ class CitizenMessageRead(BaseModel):
     direction: str
     text: str
     created_at: datetime
+    attachments: list[CitizenFileRead] = Field(default_factory=list)
+    buttons: list[CitizenButtonRead] = Field(default_factory=list, description="quick replies on agency messages")
 
 
 class TranscriptRead(BaseModel):
     items: list[CitizenMessageRead]
     next_after_id: int | None = Field(default=None, description="pass as after_id to read on; null at the end")
+
+
+class CitizenSendResult(BaseModel):
+    ok: bool = True
+    duplicate: bool = Field(description="this client_msg_id was accepted before; nothing was stored twice")

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.contact.models import ContactIdentity
 from civdesk.conversation.models import Conversation, Direction, Message
 from civdesk.core.errors import Unauthorized
-from civdesk.webchat.schemas import CitizenMessageCreate, CitizenMessageRead
+from civdesk.webchat.schemas import CitizenButtonRead, CitizenFileRead, CitizenMessageRead
 
 SESSION_MAX_AGE_SECONDS = 90 * 24 * 3600
 TRANSCRIPT_PAGE = 500
+# How far back a pressed button is looked for among the agency's messages.
+OFFERED_BUTTONS_LOOKBACK = 50
 _SALT = "civdesk.webchat.session"
+_FILE_SALT = "civdesk.webchat.file"
+_VISIBLE = (Direction.IN.value, Direction.OUT.value)
 
 
-def _serializer(secret_key: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt=_SALT)
+def _serializer(secret_key: str, salt: str = _SALT) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=salt)
 
 
 def open_session(*, secret_key: str, agency_slug: str) -> tuple[str, str]:
@@ -39,33 +46,129 @@ def session_from_token(*, secret_key: str, token: str, agency_slug: str) -> str:
     return str(data["sid"])
 
 
-def inbound_body(*, session_id: str, message: CitizenMessageCreate) -> bytes:
+def file_url(*, secret_key: str, agency_slug: str, session_id: str, message_id: int, index: int) -> str:
+    """A download link for one file of the citizen's chat. It carries a token good for this one file
+    and session only, so <a download> and <img> work without the session token in any URL."""
+    token = _serializer(secret_key, _FILE_SALT).dumps([agency_slug, session_id, message_id, index])
+    return f"/chat/{quote(agency_slug, safe='')}/files/{message_id}/{index}?file_token={token}"
+
+
+def session_from_file_token(*, secret_key: str, token: str, agency_slug: str, message_id: int, index: int) -> str:
+    try:
+        data = _serializer(secret_key, _FILE_SALT).loads(token, max_age=SESSION_MAX_AGE_SECONDS)
+    except BadSignature:
+        raise Unauthorized("invalid or expired file link", "посилання на файл недійсне або застаріле") from None
+    if not isinstance(data, list) or len(data) != 4 or data[0] != agency_slug or data[2:] != [message_id, index]:
+        raise Unauthorized("this link is for another file", "це посилання на інший файл")
+    return str(data[1])
+
+
+def inbound_body(
+    *,
+    session_id: str,
+    client_msg_id: str,
+    text: str,
+    name: str | None,
+    attachments: Sequence[Mapping[str, Any]] = (),
+    button_payload: str | None = None,
+) -> bytes:
     """The web chat adapter's wire format, so web chat goes through the same ingest as messengers."""
-    return json.dumps(
-        {"session_id": session_id, "client_msg_id": message.client_msg_id, "text": message.text, "name": message.name}
-    ).encode()
+    body: dict[str, Any] = {"session_id": session_id, "client_msg_id": client_msg_id, "text": text, "name": name}
+    if attachments:
+        body["attachments"] = [dict(a) for a in attachments]
+    if button_payload is not None:
+        body["button_payload"] = button_payload
+    return json.dumps(body).encode()
 
 
-async def transcript(
-    *, session: AsyncSession, channel_id: int, session_id: str, after_id: int = 0, limit: int = TRANSCRIPT_PAGE
-) -> list[CitizenMessageRead]:
-    rows = await session.execute(
-        select(Message.id, Message.direction, Message.text, Message.created_at)
-        .join(Conversation, Conversation.id == Message.conversation_id)
+def _own(query: Select[Any], *, channel_id: int, session_id: str) -> Select[Any]:
+    """Restricts a query on Message to this citizen's chat: their messages and the agency's replies."""
+    return (
+        query.join(Conversation, Conversation.id == Message.conversation_id)
         .join(
             ContactIdentity,
             (ContactIdentity.contact_id == Conversation.contact_id) & (ContactIdentity.channel_id == channel_id),
         )
-        .where(
-            ContactIdentity.external_id == session_id,
-            Message.channel_id == channel_id,
-            Message.id > after_id,
-            Message.direction.in_((Direction.IN.value, Direction.OUT.value)),
-        )
+        .where(ContactIdentity.external_id == session_id, Message.channel_id == channel_id)
+    )
+
+
+async def transcript(
+    *,
+    session: AsyncSession,
+    channel_id: int,
+    session_id: str,
+    secret_key: str,
+    agency_slug: str,
+    after_id: int = 0,
+    limit: int = TRANSCRIPT_PAGE,
+) -> list[CitizenMessageRead]:
+    query = select(
+        Message.id, Message.direction, Message.text, Message.created_at, Message.attachments, Message.buttons
+    )
+    rows = await session.execute(
+        _own(query, channel_id=channel_id, session_id=session_id)
+        .where(Message.id > after_id, Message.direction.in_(_VISIBLE))
         .order_by(Message.id)
         .limit(limit)
     )
-    return [CitizenMessageRead(id=r.id, direction=r.direction, text=r.text, created_at=r.created_at) for r in rows]
+    items = []
+    for r in rows:
+        files = [
+            CitizenFileRead(
+                kind=str(a.get("kind") or "document"),
+                name=str(a.get("name") or "file"),
+                mime_type=str(a.get("mime_type") or "application/octet-stream"),
+                size=int(a.get("size") or 0),
+                url=file_url(
+                    secret_key=secret_key, agency_slug=agency_slug, session_id=session_id, message_id=r.id, index=i
+                ),
+            )
+            for i, a in enumerate(r.attachments or [])
+            if isinstance(a, dict) and a.get("stored_key")
+        ]
+        buttons = (
+            [CitizenButtonRead(title=str(b["title"]), payload=str(b["payload"])) for b in r.buttons or []]
+            if r.direction == Direction.OUT.value
+            else []
+        )
+        items.append(
+            CitizenMessageRead(
+                id=r.id, direction=r.direction, text=r.text, created_at=r.created_at, attachments=files, buttons=buttons
+            )
+        )
+    return items
+
+
+async def offered_button(*, session: AsyncSession, channel_id: int, session_id: str, payload: str) -> str | None:
+    """The title of the button with this payload among the agency's recent messages to this citizen:
+    a press of a button never offered is refused."""
+    rows = await session.scalars(
+        _own(select(Message.buttons), channel_id=channel_id, session_id=session_id)
+        .where(Message.direction == Direction.OUT.value)
+        .order_by(Message.id.desc())
+        .limit(OFFERED_BUTTONS_LOOKBACK)
+    )
+    for buttons in rows:
+        for button in buttons or []:
+            if isinstance(button, dict) and button.get("payload") == payload:
+                return str(button.get("title") or payload)
+    return None
+
+
+async def own_file(
+    *, session: AsyncSession, channel_id: int, session_id: str, message_id: int, index: int
+) -> dict[str, Any] | None:
+    """One stored file of a message in this citizen's chat; None for anyone else's."""
+    attachments = await session.scalar(
+        _own(select(Message.attachments), channel_id=channel_id, session_id=session_id).where(
+            Message.id == message_id, Message.direction.in_(_VISIBLE)
+        )
+    )
+    if not attachments or not 0 <= index < len(attachments):
+        return None
+    meta = attachments[index]
+    return dict(meta) if isinstance(meta, dict) and meta.get("stored_key") else None
 
 
 async def contact_of(*, session: AsyncSession, channel_id: int, session_id: str) -> int | None:

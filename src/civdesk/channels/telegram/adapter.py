@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Mapping
+from typing import Any, ClassVar, TypeVar
 
+import aiohttp
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
@@ -19,11 +20,14 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 from aiogram.utils.token import TokenValidationError
 
 from civdesk.channels.base import (
     ChannelAccount,
     ChannelAdapter,
+    FetchedFile,
+    OutboundFile,
     OutboundMessage,
     ParseResult,
     PlatformLimits,
@@ -33,16 +37,23 @@ from civdesk.channels.base import (
     SendResult,
     SignatureInvalid,
 )
+from civdesk.channels.telegram import media
 from civdesk.channels.telegram.parse import parse_update
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
+T = TypeVar("T")
 
 
 class TelegramAdapter(ChannelAdapter):
     type: ClassVar[str] = "telegram"
     # bots/faq: ~30 messages/s per bot, about 1/s per chat; 4096 characters per message.
+    # Files: uploads up to 50 MB (photos up to 10 MB, larger images go as documents).
     limits: ClassVar[PlatformLimits] = PlatformLimits(
-        messages_per_second=30, per_recipient_per_second=1, max_text_length=4096
+        messages_per_second=30,
+        per_recipient_per_second=1,
+        max_text_length=4096,
+        max_buttons=media.MAX_BUTTONS,
+        max_file_bytes=media.MAX_UPLOAD_BYTES,
     )
     secret_fields: ClassVar[frozenset[str]] = frozenset({"token", "secret"})
 
@@ -76,21 +87,50 @@ class TelegramAdapter(ChannelAdapter):
 
     async def send(self, *, account: ChannelAccount, message: OutboundMessage) -> SendResult:
         bot = self._bot(account)
+        chat_id = int(message.recipient_external_id)
+        markup = media.inline_keyboard(message.buttons) if message.buttons else None
+        if message.file is None:
+            if not message.text.strip():
+                raise SendFailed("the message has neither text nor a file", permanent=True, code="empty")
+            sent = await _call(bot.send_message(chat_id=chat_id, text=message.text, reply_markup=markup))
+        else:
+            size = len(message.file.data)
+            if size > media.MAX_UPLOAD_BYTES:  # refused before anything of the message goes out
+                raise SendFailed(
+                    f"the file is {size // (1024 * 1024)} MB; Telegram bots send files up to 50 MB",
+                    permanent=True,
+                    code="too_large",
+                )
+            caption = message.text
+            if len(caption) > media.MAX_CAPTION:
+                # Too long for a caption: the text goes first on its own, the file (and buttons) after it.
+                # Should the file then have to be retried, the text goes again with it.
+                await _call(bot.send_message(chat_id=chat_id, text=caption))
+                caption = ""
+            sent = await _send_file(bot, chat_id, message.file, caption=caption.strip() or None, markup=markup)
+        return SendResult(platform_key=f"{sent.chat.id}:{sent.message_id}")
+
+    async def fetch_file(self, *, account: ChannelAccount, file_id: str) -> FetchedFile:
+        """getFile, then the file itself from the API server's file URL (a custom server's too)."""
+        bot = self._bot(account)
         try:
-            sent = await bot.send_message(chat_id=int(message.recipient_external_id), text=message.text)
+            info = await bot.get_file(file_id)
         except TelegramRetryAfter as exc:
             raise RetryLater(exc.message, after_seconds=float(exc.retry_after)) from None
-        except TelegramForbiddenError as exc:
-            raise RecipientUnreachable(exc.message) from None
+        except TelegramBadRequest as exc:
+            # "file is too big" (over 20 MB) or an unknown file_id: asking again will not help.
+            code = "file_too_big" if "too big" in exc.message else "file_unavailable"
+            raise SendFailed(exc.message, permanent=True, code=code) from None
         except TelegramUnauthorizedError:
             raise SendFailed("Telegram rejected the bot token", permanent=True) from None
-        except TelegramBadRequest as exc:
-            raise SendFailed(exc.message, permanent=True) from None
-        except (TelegramServerError, TelegramNetworkError) as exc:
-            raise SendFailed(exc.message, permanent=False) from None
         except TelegramAPIError as exc:
             raise SendFailed(exc.message, permanent=False) from None
-        return SendResult(platform_key=f"{sent.chat.id}:{sent.message_id}")
+        if not info.file_path:
+            raise SendFailed("Telegram gave no file path for this file", permanent=True, code="file_unavailable")
+        data = await _download(bot, info.file_path, max_bytes=self.limits.max_file_bytes)
+        return FetchedFile(
+            data=data, mime_type=media.mime_for(info.file_path, data), name=media.fetched_name(info.file_path)
+        )
 
     async def acknowledge_button(self, *, account: ChannelAccount, query_id: str) -> None:
         try:
@@ -133,3 +173,70 @@ class TelegramAdapter(ChannelAdapter):
         loop_id = id(asyncio.get_running_loop())
         for key in [k for k in self._bots if k[0] == loop_id]:
             await self._bots.pop(key).session.close()
+
+
+async def _call(request: Awaitable[T]) -> T:
+    """One Bot API call, its errors turned into the channel interface's."""
+    try:
+        return await request
+    except TelegramRetryAfter as exc:
+        raise RetryLater(exc.message, after_seconds=float(exc.retry_after)) from None
+    except TelegramForbiddenError as exc:
+        raise RecipientUnreachable(exc.message) from None
+    except TelegramUnauthorizedError:
+        raise SendFailed("Telegram rejected the bot token", permanent=True) from None
+    except TelegramBadRequest as exc:
+        raise SendFailed(exc.message, permanent=True) from None
+    except (TelegramServerError, TelegramNetworkError) as exc:
+        raise SendFailed(exc.message, permanent=False) from None
+    except TelegramAPIError as exc:
+        raise SendFailed(exc.message, permanent=False) from None
+
+
+async def _send_file(
+    bot: Bot, chat_id: int, file: OutboundFile, *, caption: str | None, markup: InlineKeyboardMarkup | None
+) -> Message:
+    """sendPhoto for images Telegram shows inline, sendDocument for everything else."""
+    if file.mime_type.lower() in media.PHOTO_TYPES and len(file.data) <= media.MAX_PHOTO_BYTES:
+        try:
+            return await _call(
+                bot.send_photo(
+                    chat_id=chat_id,
+                    photo=BufferedInputFile(file.data, filename=file.name),
+                    caption=caption,
+                    reply_markup=markup,
+                )
+            )
+        except SendFailed as exc:
+            # Width + height over 10,000 or a ratio over 20: Telegram still takes it as a document.
+            if "PHOTO_INVALID_DIMENSIONS" not in exc.reason.upper():
+                raise
+    return await _call(
+        bot.send_document(
+            chat_id=chat_id,
+            document=BufferedInputFile(file.data, filename=file.name),
+            caption=caption,
+            reply_markup=markup,
+        )
+    )
+
+
+async def _download(bot: Bot, file_path: str, *, max_bytes: int) -> bytes:
+    """Streams the file, refusing more than max_bytes. Errors never quote the URL: it holds the token."""
+    url = bot.session.api.file_url(bot.token, file_path)
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        async for chunk in bot.session.stream_content(url=url, timeout=120, raise_for_status=True):
+            total += len(chunk)
+            if total > max_bytes:
+                raise SendFailed(
+                    f"the file is larger than {max_bytes // (1024 * 1024)} MB", permanent=True, code="file_too_big"
+                )
+            chunks.append(chunk)
+    except aiohttp.ClientResponseError as exc:
+        gone = 400 <= exc.status < 500 and exc.status not in (408, 429)
+        raise SendFailed(f"downloading the file failed: HTTP {exc.status}", permanent=gone) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SendFailed(f"downloading the file failed: {type(exc).__name__}", permanent=False) from None
+    return b"".join(chunks)

@@ -89,6 +89,7 @@ def _attachments(message: Message) -> list[dict[str, Any]]:
             {
                 "kind": "photo",
                 "file_id": largest.file_id,
+                "mime_type": "image/jpeg",  # Telegram re-encodes every photo as JPEG
                 "size": largest.file_size,
                 "width": largest.width,
                 "height": largest.height,
@@ -115,6 +116,18 @@ def _attachments(message: Message) -> list[dict[str, Any]]:
                 "duration": message.voice.duration,
             }
         )
+    for kind, media in (("audio", message.audio), ("video", message.video)):
+        if media is not None:
+            found.append(
+                {
+                    "kind": kind,
+                    "file_id": media.file_id,
+                    "name": media.file_name,
+                    "mime_type": media.mime_type,
+                    "size": media.file_size,
+                    "duration": media.duration,
+                }
+            )
     if message.venue is not None:
         venue = message.venue
         found.append(
@@ -152,11 +165,24 @@ def _from_callback(query: CallbackQuery) -> ParseResult:
         platform_key=f"cb:{query.id}",
         sender=_sender(query.from_user, chat_id),
         occurred_at=datetime.now(UTC),
-        text=query.data or "",
+        text=_pressed_title(query) or query.data or "",
         button_payload=query.data,
         button_query_id=query.id,
     )
     return ParseResult(events=(event,))
+
+
+def _pressed_title(query: CallbackQuery) -> str | None:
+    """The title of the pressed button, read off the keyboard of the message it sits under."""
+    message = query.message
+    markup = message.reply_markup if isinstance(message, Message) else None
+    if markup is None or query.data is None:
+        return None
+    for row in markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return None
 
 
 def _from_member_change(update_id: int, change: ChatMemberUpdated) -> ParseResult:

@@ -2,7 +2,8 @@
 
 Parameters may come in the query string, a JSON body, an urlencoded form or multipart; in forms
 every value is a string and objects are JSON strings (that is how aiogram posts), so each
-parameter is coerced here rather than trusted to have a type.
+parameter is coerced here rather than trusted to have a type. Multipart file parts are kept as
+uploads; a parameter may name one as ``attach://<part name>``, which is how aiogram sends files.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from civdesk.sandbox.telegram.emulator import BotApiError, TelegramEmulator
+from civdesk.sandbox.telegram.media import MAX_UPLOAD_BYTES, Upload
 
 Params = dict[str, Any]
 _LONG_POLL_CAP = 50.0
@@ -64,11 +67,26 @@ async def _read_params(request: Request) -> Params:
     elif content_type == "multipart/form-data":
         try:
             async with request.form() as form:
-                # File uploads are not emulated; only plain fields are kept.
-                params.update((key, value) for key, value in form.multi_items() if isinstance(value, str))
+                for key, value in form.multi_items():
+                    params[key] = value if isinstance(value, str) else await _upload(value)
         except HTTPException:  # Starlette's answer to a malformed multipart body
             raise BotApiError(400, "Bad Request: can't parse multipart/form-data") from None
     return params
+
+
+async def _upload(part: UploadFile) -> Upload:
+    data = await part.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise BotApiError(413, "Request Entity Too Large")
+    return Upload(filename=part.filename or "", content_type=part.content_type or "", data=data)
+
+
+async def download(emulator: TelegramEmulator, token: str, file_path: str) -> Response:
+    """GET /file/bot<token>/<file_path>, for paths getFile handed out."""
+    stored = emulator.download(token, file_path=file_path)
+    if stored is None:
+        return JSONResponse({"ok": False, "error_code": 404, "description": "Not Found"}, status_code=404)
+    return Response(stored.data, media_type="application/octet-stream")
 
 
 def _bad_type(name: str, kind: str) -> BotApiError:
@@ -102,6 +120,8 @@ def _str(params: Params, name: str) -> str | None:
     value = params.get(name)
     if value is None or isinstance(value, str):
         return value
+    if isinstance(value, Upload):
+        raise _bad_type(name, "a String")
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise _bad_type(name, "a String")
@@ -159,17 +179,57 @@ async def _get_updates(emulator: TelegramEmulator, token: str, params: Params) -
     return _Ok(updates)
 
 
-async def _send_message(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+def _chat_id(params: Params) -> int | str:
     raw_chat = _str(params, "chat_id")
     if not raw_chat:
         raise BotApiError(400, "Bad Request: chat_id is empty")
-    chat_id: int | str = int(raw_chat) if raw_chat.lstrip("-").isdigit() else raw_chat
+    return int(raw_chat) if raw_chat.lstrip("-").isdigit() else raw_chat
+
+
+def _markup(params: Params) -> dict[str, Any] | None:
     markup = _json(params, "reply_markup")
     if markup is not None and not isinstance(markup, dict):
         raise BotApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
-    message = emulator.send_message(token, chat_id=chat_id, text=_str(params, "text") or "",
-                                    parse_mode=_str(params, "parse_mode") or None, reply_markup=markup)
+    return markup
+
+
+def _media(params: Params, name: str) -> Upload | str:
+    """The file parameter: an upload, ``attach://<part>``, or the file_id of a known file."""
+    value = params.get(name)
+    if isinstance(value, str) and value.startswith("attach://"):
+        value = params.get(value.removeprefix("attach://"))
+        if not isinstance(value, Upload):
+            raise BotApiError(400, f"Bad Request: wrong remote file identifier specified: file {name} not found")
+    if isinstance(value, Upload):
+        return value
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise BotApiError(400, f"Bad Request: there is no {name} in the request")
+
+
+async def _send_message(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    message = emulator.send_message(token, chat_id=_chat_id(params), text=_str(params, "text") or "",
+                                    parse_mode=_str(params, "parse_mode") or None, reply_markup=_markup(params))
     return _Ok(message)
+
+
+async def _send_photo(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    return _Ok(emulator.send_media(token, method="sendPhoto", chat_id=_chat_id(params), media=_media(params, "photo"),
+                                   caption=_str(params, "caption"), parse_mode=_str(params, "parse_mode") or None,
+                                   reply_markup=_markup(params)))
+
+
+async def _send_document(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    return _Ok(emulator.send_media(token, method="sendDocument", chat_id=_chat_id(params),
+                                   media=_media(params, "document"), caption=_str(params, "caption"),
+                                   parse_mode=_str(params, "parse_mode") or None, reply_markup=_markup(params)))
+
+
+async def _get_file(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    file_id = _str(params, "file_id")
+    if not file_id:
+        raise BotApiError(400, "Bad Request: file_id is empty")
+    return _Ok(emulator.get_file(token, file_id=file_id))
 
 
 async def _answer_callback_query(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
@@ -186,4 +246,7 @@ _HANDLERS: dict[str, Callable[[TelegramEmulator, str, Params], Awaitable[_Ok]]] 
     "getUpdates": _get_updates,
     "sendMessage": _send_message,
     "answerCallbackQuery": _answer_callback_query,
+    "getFile": _get_file,
+    "sendPhoto": _send_photo,
+    "sendDocument": _send_document,
 }

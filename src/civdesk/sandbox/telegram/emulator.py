@@ -14,20 +14,20 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
+from civdesk.sandbox.telegram.controls import ControlsMixin
+from civdesk.sandbox.telegram.media import MediaMixin
 from civdesk.sandbox.telegram.state import (
     CONFLICT,
     METHOD_NAMES,
-    METHODS,
     SECRET_RE,
     TOKEN_RE,
     BotApiError,
     BotSpec,
     BotState,
     Chat,
-    Failure,
     JsonDict,
     Queued,
     SandboxError,
@@ -42,7 +42,7 @@ from civdesk.sandbox.telegram.webhook import WebhookPusher
 __all__ = ["BotApiError", "BotSpec", "SandboxError", "TelegramEmulator"]
 
 
-class TelegramEmulator:
+class TelegramEmulator(MediaMixin, ControlsMixin):
     def __init__(self, *, bots: Iterable[BotSpec] = (), retry_base_delay: float = 1.0,
                  retry_max_delay: float = 60.0, push_timeout: float = 10.0,
                  id_base: int | None = None) -> None:
@@ -234,25 +234,37 @@ class TelegramEmulator:
             raise BotApiError(400, "Bad Request: message is too long")
         with self._cond:
             bot = self._bot(token)
-            chat = bot.chats.get(chat_id) if isinstance(chat_id, int) else None
-            if chat is None:
-                raise BotApiError(400, "Bad Request: chat not found")
-            if chat.blocked:
-                raise BotApiError(403, "Forbidden: bot was blocked by the user")
+            chat = self._recipient(bot, chat_id)
             message: JsonDict = {"message_id": chat.take_message_id(),
                                  "from": dict(bot.user), "chat": chat.chat_object(),
                                  "date": int(time.time()), "text": plain_text(text, parse_mode)}
-            # Telegram echoes only inline keyboards back in the Message.
-            if reply_markup is not None and "inline_keyboard" in reply_markup:
-                message["reply_markup"] = reply_markup
-            chat.bot_messages[message["message_id"]] = message
-            bot.sends.append({"method": "sendMessage", "chat_id": chat_id, "text": text,
-                              "parse_mode": parse_mode, "reply_markup": reply_markup,
-                              "message_id": message["message_id"], "time": time.time()})
-            self._log(chat, "bot", "message", message_id=message["message_id"], text=message["text"],
-                      reply_markup=reply_markup, date=message["date"])
-            self._notify(token)
-            return copy.deepcopy(message)
+            record = {"method": "sendMessage", "chat_id": chat_id, "text": text, "parse_mode": parse_mode,
+                      "reply_markup": reply_markup}
+            return self._bot_says(bot, chat, message, record)
+
+    def _recipient(self, bot: BotState, chat_id: int | str) -> Chat:
+        chat = bot.chats.get(chat_id) if isinstance(chat_id, int) else None
+        if chat is None:
+            raise BotApiError(400, "Bad Request: chat not found")
+        if chat.blocked:
+            raise BotApiError(403, "Forbidden: bot was blocked by the user")
+        return chat
+
+    def _bot_says(self, bot: BotState, chat: Chat, message: JsonDict, record: JsonDict,
+                  page_file: JsonDict | None = None) -> JsonDict:
+        """Records a message the bot sent (the lock held) and returns it as the Bot API answers."""
+        reply_markup = record.get("reply_markup")
+        # Telegram echoes only inline keyboards back in the Message.
+        if isinstance(reply_markup, dict) and "inline_keyboard" in reply_markup:
+            message["reply_markup"] = reply_markup
+        chat.bot_messages[message["message_id"]] = message
+        bot.sends.append({**record, "message_id": message["message_id"], "time": time.time()})
+        extra = {"file": page_file} if page_file else {}
+        self._log(chat, "bot", "message", message_id=message["message_id"],
+                  text=message.get("text", message.get("caption") or ""), reply_markup=reply_markup,
+                  date=message["date"], **extra)
+        self._notify(bot.spec.token)
+        return copy.deepcopy(message)
 
     def answer_callback_query(self, token: str, *, callback_query_id: str, text: str | None,
                               show_alert: bool) -> None:
@@ -345,61 +357,3 @@ class TelegramEmulator:
             bot.queue.append(Queued(update=update, chat_id=chat_id))
         self._notify(bot.spec.token)
         return copy.deepcopy(update)
-
-    # -- test and page helpers ---------------------------------------------------------------------
-
-    def sent(self, *, token: str, chat_id: int | None = None) -> list[JsonDict]:
-        with self._cond:
-            sends = self._bot(token).sends
-            return copy.deepcopy([s for s in sends if chat_id is None or s["chat_id"] == chat_id])
-
-    def history(self, *, token: str, chat_id: int, after: int = 0) -> JsonDict:
-        with self._cond:
-            chat = self._bot(token).chats.get(chat_id)
-            entries = [e for e in chat.transcript if e["seq"] > after] if chat else []
-            return {"chat_id": chat_id, "blocked": bool(chat and chat.blocked),
-                    "entries": copy.deepcopy(entries), "last_seq": self._seq}
-
-    def fail_next(self, *, token: str, method: str, status: int, description: str,
-                  retry_after: int | None = None, times: int = 1) -> None:
-        name = METHOD_NAMES.get(method.lower())
-        if name is None:
-            raise SandboxError(422, f"unknown method; known: {', '.join(METHODS)}")
-        if not 400 <= status <= 599 or not description.strip() or times < 1:
-            raise SandboxError(422, "status must be 400-599, description non-empty, times >= 1")
-        if status == 429 and (retry_after is None or retry_after < 1):
-            raise SandboxError(422, "a 429 needs retry_after >= 1, as Telegram always sends it")
-        with self._cond:
-            self._bot(token).failures.setdefault(name, []).append(
-                Failure(status=status, description=description, retry_after=retry_after, times=times))
-
-    def duplicate_next_push(self, *, token: str, times: int = 1) -> None:
-        """The next ``times`` webhook deliveries are each POSTed twice, as after a handler timeout."""
-        with self._cond:
-            self._bot(token).duplicate_pushes += times
-
-    def pending_update_count(self, *, token: str) -> int:
-        with self._cond:
-            return len(self._bot(token).queue)
-
-    def wait_for_sends(self, *, token: str, chat_id: int | None = None, count: int = 1,
-                       timeout: float = 5.0) -> list[JsonDict]:
-        """Block until ``count`` sends are recorded. Not for the server's own loop thread."""
-        self._wait(lambda: len(self.sent(token=token, chat_id=chat_id)) >= count, timeout,
-                   lambda: f"{count} sends to {chat_id}; got {self.sent(token=token, chat_id=chat_id)}")
-        return self.sent(token=token, chat_id=chat_id)
-
-    def wait_until_delivered(self, *, timeout: float = 5.0) -> None:
-        """Block until no bot with a webhook has undelivered updates."""
-        def idle() -> bool:
-            return all(not b.queue for b in self._bots.values() if b.webhook is not None)
-        self._wait(idle, timeout, lambda: "webhook deliveries to finish")
-
-    # The blocking wait runs in a worker thread, which cannot be cancelled: it needs its own timeout.
-    async def wait_idle(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
-        await asyncio.to_thread(self.wait_until_delivered, timeout=timeout)
-
-    def _wait(self, done: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
-        with self._cond:
-            if not self._cond.wait_for(done, timeout):
-                raise TimeoutError(f"timed out after {timeout} s waiting for {what()}")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from civdesk.sandbox.telegram import botapi
 from civdesk.sandbox.telegram.emulator import SandboxError, TelegramEmulator
+from civdesk.sandbox.telegram.media import MAX_CITIZEN_BYTES
 
 JsonDict = dict[str, Any]
 
@@ -57,6 +59,10 @@ def bot_api_router(emulator: TelegramEmulator) -> APIRouter:
     async def bot_api(token: str, method: str, request: Request) -> JSONResponse:
         return await botapi.handle(emulator, token, method, request)
 
+    @router.get("/file/bot{token}/{file_path:path}", include_in_schema=False)
+    async def file_download(token: str, file_path: str) -> Response:
+        return await botapi.download(emulator, token, file_path)
+
     return router
 
 
@@ -80,6 +86,31 @@ def control_router(emulator: TelegramEmulator) -> APIRouter:
             return emulator.citizen_says(token=token, chat_id=chat_id, text=body.text,
                                          first_name=body.first_name, last_name=body.last_name,
                                          username=body.username)
+
+    @router.post("/{token}/chats/{chat_id}/files")
+    async def citizen_sends_file(
+        token: str,
+        chat_id: int,
+        file: Annotated[UploadFile, File(description="a photo (JPEG) or a document")],
+        caption: Annotated[str | None, Form(max_length=1024)] = None,
+        first_name: Annotated[str | None, Form(min_length=1, max_length=64)] = None,
+        as_photo: Annotated[bool | None, Form(description="default: JPEGs as photos")] = None,
+    ) -> JsonDict:
+        data = await file.read(MAX_CITIZEN_BYTES + 1)
+        with _as_http():
+            return emulator.citizen_sends_file(token, chat_id, data, file.filename or "file",
+                                               file.content_type or "", caption or None, as_photo=as_photo,
+                                               first_name=first_name)
+
+    @router.get("/{token}/files/{file_id}")
+    def file_content(token: str, file_id: str) -> Response:
+        """A file of this bot's chats, for the citizen page: always a download, never rendered as a page."""
+        with _as_http():
+            stored = emulator.file_content(token, file_id=file_id)
+        name = stored.name or stored.file_path.rsplit("/", 1)[-1]
+        return Response(stored.data, media_type=stored.mime_type, headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+            "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
     @router.post("/{token}/chats/{chat_id}/press")
     def citizen_presses(token: str, chat_id: int, body: PressIn) -> JsonDict:

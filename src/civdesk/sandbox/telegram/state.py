@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import time
@@ -11,7 +12,7 @@ from typing import Any
 JsonDict = dict[str, Any]
 
 METHODS = ("getMe", "setWebhook", "deleteWebhook", "getWebhookInfo", "getUpdates", "sendMessage",
-           "answerCallbackQuery")
+           "answerCallbackQuery", "getFile", "sendPhoto", "sendDocument")
 METHOD_NAMES = {name.lower(): name for name in METHODS}
 TOKEN_RE = re.compile(r"^\d{1,15}:[A-Za-z0-9_-]{1,100}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -73,6 +74,31 @@ class Webhook:
 
 
 @dataclass
+class StoredFile:
+    """A file the bot may fetch with getFile (the citizen's) or has sent (its own)."""
+
+    file_id: str
+    file_unique_id: str
+    file_path: str
+    mime_type: str
+    name: str | None
+    data: bytes = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def describe(self) -> JsonDict:
+        """What tests and the citizen page see of it (never the bytes)."""
+        return {"file_id": self.file_id, "name": self.name, "mime_type": self.mime_type, "size": self.size,
+                "sha256": self.sha256}
+
+
+@dataclass
 class Chat:
     user: JsonDict
     next_message_id: int
@@ -104,6 +130,8 @@ class BotState:
     open_queries: dict[str, int] = field(default_factory=dict)  # callback query id -> chat id
     duplicate_pushes: int = 0
     sends: list[JsonDict] = field(default_factory=list)
+    files: dict[str, StoredFile] = field(default_factory=dict)  # file_id -> file
+    issued_paths: dict[str, str] = field(default_factory=dict)  # file_path handed out by getFile -> file_id
 
 
 def fresh_id_base() -> int:
@@ -122,6 +150,9 @@ def plain_text(text: str, parse_mode: str | None) -> str:
 def citizen_message(chat: Chat, message_id: int, text: str) -> JsonDict:
     message: JsonDict = {"message_id": message_id, "from": dict(chat.user), "chat": chat.chat_object(),
                          "date": int(time.time()), "text": text}
+    if not text:
+        del message["text"]  # a file without a caption
+        return message
     if text.startswith("/"):
         command = text.split(maxsplit=1)[0]
         # Entity offsets and lengths are counted in UTF-16 code units.

@@ -2,15 +2,19 @@
  *
  * Sending: each message gets a client_msg_id once and waits in an outbox (kept in localStorage) until the
  * server accepts it; failures are retried in order with backoff and the same id, so a resend is harmless.
+ * A file goes with the message it was attached to (POST /files); a pressed button is sent as its title
+ * with its payload. Files cannot be kept in localStorage, so a file not yet accepted is lost on a reload.
  * Receiving: a websocket pushes messages; on reconnect it resumes after the highest id seen, and each server
  * id is rendered once. The server does not echo client ids, so a pending own message is matched to its
- * stored copy by text, only among ids newer than the page had seen when the message was written.
+ * stored copy by text (and file name), only among ids newer than the page had seen when it was written.
+ * The pieces of the page (bubbles, files, buttons, the attach control) come from chat-ui.js.
  */
 (function () {
   "use strict";
 
   const root = document.getElementById("chat");
-  if (!root) return;
+  const ui = window.civdeskChatUI;
+  if (!root || !ui) return;
   const agencyName = root.dataset.agencyName || "Відомство";
   const base = "/chat/" + encodeURIComponent(root.dataset.agencySlug || "");
   const storeKey = "civdesk.chat." + (root.dataset.agencySlug || "");
@@ -23,11 +27,18 @@
     nameField: byIdOf("name").closest(".field"), name: byIdOf("name"), text: byIdOf("message"),
     error: byIdOf("message-error"),
   };
+  const attach = ui.attachControl({
+    button: byIdOf("attach"), input: byIdOf("attach-input"), chosen: byIdOf("attach-chosen"),
+    chosenName: byIdOf("attach-name"), clear: byIdOf("attach-clear"), error: byIdOf("attach-error"),
+    maxBytes: Number(root.dataset.maxFileBytes) || 20 * 1024 * 1024,
+    accept: (byIdOf("attach-input").accept || "").split(",").filter(Boolean),
+    announce: (text) => setStatus(text, 6000),
+  });
 
   let token = null;
   let lastId = 0; // the highest server message id rendered
   const byId = new Map(); // server id -> node
-  let outbox = []; // [{cid, text, name, at, afterId}] not yet accepted by the server
+  let outbox = []; // [{cid, text, name, at, afterId, payload?, file?}] not yet accepted by the server
   const unmatched = []; // own messages not yet matched to a server id: [{entry, node}]
 
   // ---- storage (may be unavailable: private mode, blocked site data) ----
@@ -35,39 +46,21 @@
     try {
       const data = JSON.parse(window.localStorage.getItem(storeKey) || "null");
       if (data && typeof data.token === "string") token = data.token;
-      if (data && Array.isArray(data.outbox)) outbox = data.outbox.filter((e) => e && e.cid && e.text);
+      if (data && Array.isArray(data.outbox)) outbox = data.outbox.filter((e) => e && e.cid && e.text && !e.fileName);
     } catch (_) { /* start afresh */ }
   }
   function save() {
     try {
-      window.localStorage.setItem(storeKey, JSON.stringify({ token: token, outbox: outbox }));
+      const kept = outbox.filter((e) => !e.file); // a File cannot be stored
+      window.localStorage.setItem(storeKey, JSON.stringify({ token: token, outbox: kept }));
     } catch (_) { /* the chat still works for this page view */ }
   }
 
   // ---- helpers ----
-  function backoff(attempt, baseMs, maxMs) {
-    return Math.round(Math.min(maxMs, baseMs * Math.pow(2, attempt)) * (0.75 + Math.random() * 0.5));
-  }
-  function newId() {
-    if (typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
-    const bytes = window.crypto.getRandomValues(new Uint8Array(16));
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
-  const timeFmt = new Intl.DateTimeFormat("uk-UA", { hour: "2-digit", minute: "2-digit" });
-  const dayFmt = new Intl.DateTimeFormat("uk-UA", {
-    day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
-  });
-  function formatWhen(date) {
-    return (date.toDateString() === new Date().toDateString() ? timeFmt : dayFmt).format(date);
-  }
+  const backoff = ui.backoff;
+  const newId = ui.newId;
   function authHeaders(extra) {
     return Object.assign({ Authorization: "Bearer " + token }, extra || {});
-  }
-  function make(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
   }
   let statusTimer = null;
   function setStatus(text, clearAfterMs) {
@@ -90,49 +83,12 @@
     el.nameField.hidden = true; // the agency keeps the name given with the first message
   }
   function makeNode(own, text, date) {
-    const node = make("div", "msg " + (own ? "msg--own" : "msg--agency"));
-    const meta = make("p", "msg__meta");
-    meta.append(make("span", "msg__who", own ? "Ви" : agencyName), make("span", "visually-hidden", ", "),
-      make("time", "msg__time"));
-    node.append(meta, make("p", "msg__text", text));
-    setTime(node, date);
-    return node;
+    return ui.messageNode(own, own ? "Ви" : agencyName, text, date);
   }
-  function setTime(node, date) {
-    if (Number.isNaN(date.getTime())) return;
-    const time = node.querySelector("time");
-    time.dateTime = date.toISOString();
-    time.textContent = formatWhen(date);
-  }
-  const STATES = {
-    pending: "надсилається…",
-    sent: "надіслано",
-    retry: "не надіслано, повторюємо спробу…",
-    rejected: "не надіслано",
-  };
   function setState(node, state, detail) {
     const stick = pinned;
-    let line = node.querySelector(".msg__state");
-    if (!line) node.append(line = make("p", "msg__state"));
-    node.dataset.state = state;
-    line.replaceChildren(make("span", "", STATES[state] + (detail ? ": " + detail : "")));
-    if (state === "retry") {
-      const button = make("button", "msg__retry", "Повторити зараз");
-      button.type = "button";
-      button.addEventListener("click", () => { sendAttempt = 0; pump(); });
-      line.append(" ", button);
-    }
+    ui.setState(node, state, detail, () => { sendAttempt = 0; pump(); });
     if (stick) scrollToNewest();
-  }
-  function insertServerNode(node, id) {
-    // In id order, and before own messages still waiting for their id.
-    let ref = null;
-    for (let child = el.log.lastElementChild; child && child.classList.contains("msg");
-      child = child.previousElementSibling) {
-      if (child.dataset.id && Number(child.dataset.id) < id) break;
-      ref = child;
-    }
-    el.log.insertBefore(node, ref);
   }
   function addServer(item, forceScroll) {
     if (!item || typeof item.id !== "number" || byId.has(item.id)) return;
@@ -141,24 +97,33 @@
     const own = item.direction === "in";
     const text = String(item.text || "");
     const when = new Date(item.created_at);
-    const i = !own ? -1 : unmatched.findIndex((u) => u.entry.afterId < item.id && u.entry.text.trim() === text);
+    const files = Array.isArray(item.attachments) ? item.attachments : [];
+    const fileName = files.length ? files[0].name : "";
+    const i = !own ? -1 : unmatched.findIndex((u) => u.entry.afterId < item.id &&
+      u.entry.text.trim() === text && (u.entry.fileName || "") === fileName);
     let node;
     if (i >= 0) {
       node = unmatched.splice(i, 1)[0].node;
       if (node.dataset.state !== "sent") setState(node, "sent");
-      setTime(node, when);
+      ui.setTime(node, when);
+      ui.showFiles(node, files);
     } else {
       node = makeNode(own, text, when);
+      ui.showFiles(node, files);
+      if (!own && Array.isArray(item.buttons) && item.buttons.length) node.append(ui.buttonGroup(item.buttons, press));
       conversationStarted();
-      insertServerNode(node, item.id);
+      ui.insertInOrder(el.log, node, item.id);
     }
     node.dataset.id = String(item.id);
     byId.set(item.id, node);
+    if (own) ui.closeKeyboards(el.log, item.id);
     if (stick) scrollToNewest();
   }
   function showOwn(entry) {
     conversationStarted();
+    ui.closeKeyboards(el.log);
     const node = makeNode(true, entry.text, new Date(entry.at));
+    if (entry.fileName) node.append(ui.pendingFile(entry.fileName, entry.fileSize || 0));
     node.dataset.cid = entry.cid;
     el.log.append(node);
     setState(node, "pending");
@@ -209,13 +174,24 @@
   async function trySend(entry) {
     try {
       await ensureSession();
-      const payload = { client_msg_id: entry.cid, text: entry.text };
-      if (entry.name) payload.name = entry.name;
-      const res = await fetch(base + "/messages", {
-        method: "POST",
-        headers: authHeaders({ "Content-Type": "application/json" }),
-        body: JSON.stringify(payload),
-      });
+      let res;
+      if (entry.file) {
+        const form = new FormData();
+        form.append("client_msg_id", entry.cid);
+        form.append("text", entry.text);
+        if (entry.name) form.append("name", entry.name);
+        form.append("file", entry.file, entry.file.name);
+        res = await fetch(base + "/files", { method: "POST", headers: authHeaders(), body: form });
+      } else {
+        const payload = { client_msg_id: entry.cid, text: entry.text };
+        if (entry.name) payload.name = entry.name;
+        if (entry.payload) payload.button_payload = entry.payload;
+        res = await fetch(base + "/messages", {
+          method: "POST",
+          headers: authHeaders({ "Content-Type": "application/json" }),
+          body: JSON.stringify(payload),
+        });
+      }
       if (res.ok) return { outcome: "sent" };
       if (res.status === 401 && !sessionRenewed) {
         sessionRenewed = true;
@@ -265,8 +241,9 @@
   }
   function submit() {
     const text = el.text.value;
-    if (!text.trim()) {
-      el.error.textContent = "Напишіть повідомлення.";
+    const file = attach.file;
+    if (!text.trim() && !file) {
+      el.error.textContent = "Напишіть повідомлення або прикріпіть файл.";
       el.error.hidden = false;
       el.text.setAttribute("aria-invalid", "true");
       el.text.focus();
@@ -274,13 +251,25 @@
     }
     clearError();
     const entry = {
-      cid: newId(), text: text, name: el.name.value.trim() || null,
+      cid: newId(), text: file ? text.trim() : text, name: el.name.value.trim() || null,
       at: new Date().toISOString(), afterId: lastId,
     };
+    if (file) Object.assign(entry, { file: file, fileName: file.name.slice(0, 200), fileSize: file.size });
+    enqueue(entry);
+    el.text.value = "";
+    attach.reset();
+  }
+  function press(button) {
+    enqueue({
+      cid: newId(), text: button.title, payload: button.payload, name: el.name.value.trim() || null,
+      at: new Date().toISOString(), afterId: lastId,
+    });
+    el.text.focus(); // the pressed button is disabled now: focus goes back to the message field
+  }
+  function enqueue(entry) {
     outbox.push(entry);
     save();
     showOwn(entry);
-    el.text.value = "";
     pump();
   }
   function clearError() {
