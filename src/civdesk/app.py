@@ -19,6 +19,7 @@ from civdesk.agent.routes import router as agent_router
 from civdesk.channel.routes import router as webhook_router
 from civdesk.channels import registry
 from civdesk.config import Settings, get_settings
+from civdesk.console.routes import router as console_router
 from civdesk.conversation.polling import Poller
 from civdesk.conversation.routes import router as conversation_router
 from civdesk.core import redact
@@ -28,6 +29,8 @@ from civdesk.delivery.pacing import LocalPacer, RedisPacer
 from civdesk.delivery.worker import DeliveryWorker
 from civdesk.files.routes import router as files_router
 from civdesk.files.service import Files
+from civdesk.presence.routes import router as presence_router
+from civdesk.presence.service import PresenceSweeper
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime.routes import router as realtime_router
 from civdesk.webchat.routes import router as webchat_router
@@ -74,6 +77,9 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         bus_module.install(bus)
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
+        # In every web process (the consoles' sockets live there); concurrent sweepers are safe.
+        sweeper = PresenceSweeper(sessionmaker=app.state.sessionmaker, grace_seconds=settings.presence_grace_seconds)
+        tasks.append(asyncio.create_task(sweeper.run(stop), name="presence-sweeper"))
         if workers_here:
             worker = make_worker(settings, app.state.sessionmaker, app.state.files)
             tasks.append(asyncio.create_task(worker.run(stop), name="delivery-worker"))
@@ -102,6 +108,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
     _install_error_handlers(app)
     for router in (agent_router, conversation_router, files_router, webhook_router, realtime_router, webchat_router):
         app.include_router(router)
+    app.include_router(presence_router)
+    app.include_router(console_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["health"])

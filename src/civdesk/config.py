@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     delivery_poll_seconds: float = 0.5
     files_dir: Path = Field(default_factory=lambda: Path("var/files").resolve())
     max_file_bytes: int = 20 * 1024 * 1024
+    # An agent whose consoles have all been gone this long is set offline (a reload stays well within it).
+    presence_grace_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

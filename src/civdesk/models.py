@@ -8,11 +8,13 @@ from civdesk.contact.models import Contact, ContactIdentity
 from civdesk.conversation.models import Conversation, Message
 from civdesk.db.base import Base
 from civdesk.delivery.models import DeliveryJob
+from civdesk.presence.models import AgentPresence, PresenceChange
 from civdesk.realtime.models import EventRecord
 
 __all__ = [
     "Agency",
     "Agent",
+    "AgentPresence",
     "AuditEvent",
     "Base",
     "Channel",
@@ -22,5 +24,6 @@ __all__ = [
     "DeliveryJob",
     "EventRecord",
     "Message",
+    "PresenceChange",
     "Topic",
 ]

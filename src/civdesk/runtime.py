@@ -122,6 +122,7 @@ civdesk demo is running.
   Citizen, in Telegram (sandbox):  {sandbox_url}/
   … in Viber, WhatsApp, Messenger: {sandbox_url}/sandbox/viber/  /sandbox/whatsapp/  /sandbox/messenger/
   Citizen, in the web chat:        {server_url}/chat/minsoc   and   {server_url}/chat/pfu
+  Agent console (browser):         {server_url}/console
   Agent API (OpenAPI):             {server_url}/docs
   Health:                          {server_url}/healthz
 

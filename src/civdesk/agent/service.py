@@ -105,3 +105,11 @@ def identity_from_token(*, token: str, secret_key: str) -> AgentIdentity:
 
 async def get(*, session: AsyncSession, agent_id: int) -> Agent | None:
     return await session.get(Agent, agent_id)
+
+
+async def in_agency(*, session: AsyncSession, agency_id: int) -> list[Agent]:
+    """The agency's active agents, by name."""
+    rows = await session.scalars(
+        select(Agent).where(Agent.agency_id == agency_id, Agent.is_active.is_(True)).order_by(Agent.name, Agent.id)
+    )
+    return list(rows)

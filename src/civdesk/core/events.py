@@ -8,6 +8,7 @@ MESSAGE_UPDATED: Final = "message.updated"
 CONVERSATION_CREATED: Final = "conversation.created"
 CONVERSATION_UPDATED: Final = "conversation.updated"
 CONVERSATION_ASSIGNED: Final = "conversation.assigned"
+AGENT_PRESENCE: Final = "agent.presence"
 
 ALL: Final = frozenset(
     {
@@ -17,5 +18,6 @@ ALL: Final = frozenset(
         CONVERSATION_CREATED,
         CONVERSATION_UPDATED,
         CONVERSATION_ASSIGNED,
+        AGENT_PRESENCE,
     }
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.core.clock import now
@@ -80,6 +80,17 @@ async def events_after(
         .limit(limit)
     )
     return [row.as_message() for row in rows]
+
+
+async def count_after(*, session: AsyncSession, agency_id: int, after_id: int, limit: int) -> int:
+    """How many of the agency's events lie after a cursor, counting no further than `limit`."""
+    newer = (
+        select(EventRecord.id)
+        .where(EventRecord.agency_id == agency_id, EventRecord.id > after_id)
+        .limit(limit)
+        .subquery()
+    )
+    return int(await session.scalar(select(func.count()).select_from(newer)) or 0)
 
 
 async def latest_event_id(*, session: AsyncSession, agency_id: int) -> int:
