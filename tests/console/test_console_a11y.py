@@ -190,7 +190,7 @@ def test_the_inbox_screenshot_and_a_server_rendered_english_shell(
     stack.emulator.citizen_says(token=BOT_TOKEN, chat_id=921, text="Я переселенка з Харкова.")
     expect(tab.item("Оксана Литвин").locator(".badge")).to_contain_text("2")
     page.locator("#team-summary").click()
-    expect(page.locator("#team-list")).to_contain_text("Тарас — На зв’язку")
+    expect(page.locator("#team-list")).to_contain_text("Тарас — На зв’язку", timeout=15_000)
     page.locator("#team-summary").blur()
     page.mouse.move(0, 0)
     page.screenshot(path=str(SCREENSHOTS / "console-inbox.png"))

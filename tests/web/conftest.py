@@ -2,53 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, BrowserContext
 
+from tests.support.browser import chromium, hide_playwright_loop
 from tests.support.stack import Stack
 from tests.web.chat_page import Citizen
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-# Fixtures that call asyncio.run() (seeding the world, migrating a database) while Playwright is up.
-_ASYNCIO_FIXTURES = frozenset({"database_url", "settings", "stack"})
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is required in CI (.ci/run installs Debian's chromium)")
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package to run the browser tests")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:
-    """Playwright's sync API marks its event loop as running in this thread between calls, so a plain
-    asyncio.run() in a fixture would refuse to start; hide that loop while such a fixture sets up."""
-    if fixturedef.argname not in _ASYNCIO_FIXTURES:
-        return (yield)
-    loop = asyncio._get_running_loop()
-    asyncio._set_running_loop(None)
-    try:
-        return (yield)
-    finally:
-        asyncio._set_running_loop(loop)
+    return (yield from hide_playwright_loop(fixturedef))
 
 
 @pytest.fixture
