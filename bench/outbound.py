@@ -29,8 +29,14 @@ the emulator's clock) against the configured `messages_per_second` (ratio, goal 
 marked message recorded by its emulator, with civdesk's platform_key matching the emulator's id, the job
 done and the message sent) and zero duplicated sends (no marker recorded twice). Beside it: the raw
 capacity of adapter + emulator without civdesk (closed loop, 16 concurrent sends), to show the emulators
-are not the bottleneck. It exits 0 whether or not the goals are met: it is a measurement. Only 127.0.0.1
-is contacted.
+are not the bottleneck. It also prints the worker CPU per message, the cores the workers, PostgreSQL, the
+emulators and other work kept busy, and why jobs were retried (civdesk's own retry reasons, and jobs that
+crashed in a worker, from its log). It exits 0 whether or not the goals are met: it is a measurement. Only
+127.0.0.1 is contacted.
+
+`--what-if` (experiments only) runs the workers through civdesk.runtime.run_worker with some parameters
+changed in that process (batch size, concurrency, max pacing wait, lease, preloaded adapters, a refilling
+loop, scaled rates), to test why a goal is missed without editing src/. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -255,6 +261,33 @@ def process_cpu_seconds(pid: int) -> float:
     except OSError:
         return math.nan
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int | str) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def postgres_cpu_seconds(engine: Engine) -> float:
+    """CPU so far of the PostgreSQL server behind `engine`: the postmaster, its live children (backends,
+    walwriter, …) and the children it has reaped (closed connections), from /proc. NaN if it cannot be read
+    (a server on another machine, or no permission for `SHOW data_directory`)."""
+    from sqlalchemy import text
+
+    try:
+        with engine.connect() as conn:
+            data_dir = conn.execute(text("SHOW data_directory")).scalar_one()
+        postmaster = int(Path(str(data_dir), "postmaster.pid").read_text().split()[0])
+        own = _stat_fields(postmaster)
+        ticks = sum(int(own[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    fields = _stat_fields(entry.name)
+                    if int(fields[1]) == postmaster:
+                        ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except Exception:
+        return math.nan
 
 
 def machine_busy_seconds() -> float:
@@ -693,6 +726,15 @@ class ModeReport:
     worker_cpu: float = math.nan
     emulator_cpu: float = math.nan
     machine_busy: float = math.nan
+    bench_cpu: float = math.nan
+    database_cpu: float = math.nan
+
+    @property
+    def other_cpu(self) -> float:
+        """Cores busy with work that is not this run's (other processes on the machine)."""
+        ours = self.worker_cpu + self.emulator_cpu + self.bench_cpu + (0.0 if math.isnan(self.database_cpu)
+                                                                        else self.database_cpu)
+        return max(0.0, self.machine_busy - ours)
     errors: Counter[str] = field(default_factory=Counter)
     crashes: Counter[str] = field(default_factory=Counter)  # jobs that escaped the worker with an exception
     worker_cpu_seconds: float = math.nan
@@ -863,7 +905,8 @@ async def run_mode(mode: str, args: argparse.Namespace, limits: dict[str, Limits
                         worker_procs.append(Proc(f"civdesk worker {n + 1}", command, env=env,
                                                  log_path=workdir / f"worker-{n + 1}.log"))
                 cpu0 = {p: proc.cpu_seconds() for p, proc in emulators.items()}
-                machine0 = machine_busy_seconds()
+                machine0, bench0 = machine_busy_seconds(), time.process_time()
+                database0 = postgres_cpu_seconds(engine) if backend == "postgresql" else 0.0
                 t0 = time.time()
                 for proc in worker_procs:
                     proc.start()
@@ -872,6 +915,10 @@ async def run_mode(mode: str, args: argparse.Namespace, limits: dict[str, Limits
                 report.worker_cpu_ms_steady = steady_cpu_ms(samples, sum(plan.counts.values()))
                 report.worker_cpu = report.worker_cpu_seconds = sum(proc.cpu_seconds() for proc in worker_procs)
                 report.emulator_cpu = sum(proc.cpu_seconds() - cpu0[p] for p, proc in emulators.items())
+                report.bench_cpu = time.process_time() - bench0
+                # SQLite's share is inside the worker process; PostgreSQL's is the whole server's (give the bench a
+                # server of its own, or other users' queries are counted too).
+                report.database_cpu = (postgres_cpu_seconds(engine) - database0) if backend == "postgresql" else 0.0
                 report.machine_busy = machine_busy_seconds() - machine0
                 wall = time.time() - t0
                 time.sleep(0.5)
@@ -889,7 +936,7 @@ async def run_mode(mode: str, args: argparse.Namespace, limits: dict[str, Limits
         last = [c.last_send for c in report.channels.values() if not math.isnan(c.last_send)]
         report.drain_seconds = max(last) if last else math.nan
         # CPU figures per second of the drain, so they read as cores busy.
-        for name in ("worker_cpu", "emulator_cpu", "machine_busy"):
+        for name in ("worker_cpu", "emulator_cpu", "machine_busy", "bench_cpu", "database_cpu"):
             setattr(report, name, getattr(report, name) / wall)
     except Exception as exc:
         report.skipped = f"failed: {type(exc).__name__}: {exc}"
@@ -1153,11 +1200,13 @@ def render(reports: list[ModeReport], args: argparse.Namespace) -> str:
     for r in reports:
         if r.skipped or not r.channels or r.plan is None:
             continue
+        database = f"PostgreSQL {r.database_cpu:.2f}, " if r.backend == "postgresql" else ""
         lines.append(f"  {r.mode}: queued in {r.insert_seconds:.1f} s; drained in {_f(r.drain_seconds)} s from worker "
                      f"start (ideal {r.plan.expected_seconds:.0f} s); cores busy during the drain: workers "
-                     f"{r.worker_cpu:.2f}, emulators {r.emulator_cpu:.2f}, machine {r.machine_busy:.2f} of "
-                     f"{os.cpu_count()}; worker CPU per message {_f(r.worker_cpu_ms_steady)} ms in the steady "
-                     f"part ({_f(r.worker_cpu_ms)} ms over the whole run, start-up included)"
+                     f"{r.worker_cpu:.2f}, {database}emulators {r.emulator_cpu:.2f}, this bench {r.bench_cpu:.2f}, "
+                     f"other work {r.other_cpu:.2f}; machine {r.machine_busy:.2f} of {os.cpu_count()}")
+        lines.append(f"  {r.mode}: worker CPU per message {_f(r.worker_cpu_ms_steady)} ms in the steady part "
+                     f"({_f(r.worker_cpu_ms)} ms over the whole run, start-up included)"
                      + (f"; WHAT-IF {r.what_if}" if r.what_if else ""))
         for c in r.channels.values():
             jobs = ", ".join(f"{k} {v}" for k, v in sorted(c.jobs.items()))
@@ -1196,8 +1245,9 @@ def as_json(reports: list[ModeReport], args: argparse.Namespace) -> dict[str, An
         out["modes"][r.mode] = {
             "backend": r.backend, "workers": r.workers, "finished": r.finished,
             "insert_seconds": round(r.insert_seconds, 2), "drain_seconds": round(r.drain_seconds, 2),
-            "cores_busy": {"workers": round(r.worker_cpu, 2), "emulators": round(r.emulator_cpu, 2),
-                           "machine": round(r.machine_busy, 2)},
+            "cores_busy": {"workers": round(r.worker_cpu, 2), "database": round(r.database_cpu, 2),
+                           "emulators": round(r.emulator_cpu, 2), "bench": round(r.bench_cpu, 2),
+                           "other": round(r.other_cpu, 2), "machine": round(r.machine_busy, 2)},
             "worker_cpu_ms_per_message": round(r.worker_cpu_ms_steady, 2), "what_if": r.what_if,
             "channels": {c.platform: {
                 "limit": c.limits.rate, "planned": c.planned, "recipients": c.recipients,
