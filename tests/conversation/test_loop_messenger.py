@@ -23,18 +23,14 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from civdesk.agency import service as agency_service
-from civdesk.channel import service as channel_service
 from civdesk.channels.base import ChannelAccount
 from civdesk.channels.messenger import MessengerAdapter
 from civdesk.config import Settings
-from civdesk.contact.models import ContactIdentity
-from civdesk.db.session import create_engine_for, create_sessionmaker
 from civdesk.sandbox.messenger import MessengerEmulator, PageSpec
 from tests.channels.messenger.conftest import sandbox_app
+from tests.support import agent_desk as desk
 from tests.support.live_server import LiveServer
 from tests.support.stack import Stack
 from tests.support.world import login, run_async, wait_for
@@ -67,25 +63,6 @@ def settings(settings: Settings, public_url: str, tmp_path: Path) -> Settings:
     return settings.model_copy(update={"public_url": public_url, "files_dir": tmp_path / "files"})
 
 
-async def _add_channel(settings: Settings, api_base: str) -> int:
-    engine = create_engine_for(settings.database_url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            agency = await agency_service.require_by_slug(session=session, slug="minsoc")
-            channel = await channel_service.add(
-                session=session,
-                agency=agency,
-                type="messenger",
-                name="Facebook Messenger",
-                config={"api_base": api_base, "api_version": "v21.0", "page_id": PAGE.page_id},
-                secrets={"page_token": PAGE.token, "app_secret": PAGE.app_secret, "verify_token": VERIFY_TOKEN},
-            )
-            await session.commit()
-            return channel.id
-    finally:
-        await engine.dispose()
-
-
 async def _register_webhook(api_base: str, channel_id: int, url: str) -> None:
     """What `civdesk channel register-webhook` does: subscribes the Page and sets the Get Started button."""
     adapter = MessengerAdapter()
@@ -105,7 +82,11 @@ def fb(stack: Stack, settings: Settings) -> Iterator[Messenger]:
     emulator = MessengerEmulator(pages=[PAGE], retry_base_delay=0.05, retry_max_delay=0.2)
     with LiveServer(sandbox_app(emulator)) as sandbox:
         emulator.set_public_url(sandbox.url)  # the citizens' attachment URLs point at the sandbox's "CDN"
-        channel_id = run_async(_add_channel(settings, sandbox.url))
+        channel_id = desk.add_channel(
+            settings, type="messenger", name="Facebook Messenger",
+            config={"api_base": sandbox.url, "api_version": "v21.0", "page_id": PAGE.page_id},
+            secrets={"page_token": PAGE.token, "app_secret": PAGE.app_secret, "verify_token": VERIFY_TOKEN},
+        )
         url = f"{stack.server.url}/webhooks/messenger/{channel_id}"
         # The App Dashboard's "Verify and save": Meta's GET hub.challenge against civdesk's real webhook URL.
         emulator.set_webhook(page_id=PAGE.page_id, url=url, verify_token=VERIFY_TOKEN)
@@ -121,80 +102,35 @@ def fb(stack: Stack, settings: Settings) -> Iterator[Messenger]:
 
 
 def _fb_conversations(stack: Stack, fb: Messenger) -> list[dict]:
-    response = stack.client.get("/api/v1/conversations", headers=fb.headers)
-    response.raise_for_status()
-    return [c for c in response.json()["items"] if c["channel_type"] == "messenger"]
+    return desk.conversations(stack, fb.headers, "messenger")
 
 
 def _conversation(stack: Stack, fb: Messenger) -> dict:
-    items = wait_for(lambda: _fb_conversations(stack, fb), what="the Messenger conversation")
-    return items[0]
+    return desk.conversation(stack, fb.headers, "messenger")
 
 
 def _messages(stack: Stack, fb: Messenger, conversation_id: int) -> list[dict]:
-    response = stack.client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=fb.headers)
-    response.raise_for_status()
-    return response.json()["items"]
+    return desk.messages(stack, fb.headers, conversation_id)
 
 
 def _reply(stack: Stack, fb: Messenger, conversation_id: int, text: str, **extra: object) -> dict:
-    response = stack.client.post(
-        f"/api/v1/conversations/{conversation_id}/messages", headers=fb.headers, json={"text": text, **extra}
-    )
-    assert response.status_code == 202, response.text
-    return response.json()
+    return desk.reply(stack, fb.headers, conversation_id, text, **extra)
 
 
 def _message(
-    stack: Stack,
-    fb: Messenger,
-    conversation_id: int,
-    message_id: int,
-    what: str,
-    *,
-    until: object,
+    stack: Stack, fb: Messenger, conversation_id: int, message_id: int, what: str, *, until: desk.Check,
     timeout: float = 5.0,
 ) -> dict:
-    """Waits until the message satisfies `until` (a callable on the message dict); returns it."""
-
-    def check() -> dict | None:
-        found = next(m for m in _messages(stack, fb, conversation_id) if m["id"] == message_id)
-        return found if until(found) else None  # type: ignore[operator]
-
-    result: dict = wait_for(check, what=what, timeout=timeout)
-    return result
+    return desk.message_when(stack, fb.headers, conversation_id, message_id, what, until=until, timeout=timeout)
 
 
-def _status(wanted: str) -> object:
-    return lambda m: m["delivery_status"] == wanted
-
-
-def _accepted(message: dict) -> bool:
-    return message["delivery_status"] in ("sent", "delivered")
+_status, _accepted, _is_blocked = desk.status, desk.accepted, desk.is_blocked
 
 
 def _texts(push: dict) -> list[str]:
     """The citizens' texts in one webhook body the emulator POSTed (its bytes escape non-ASCII as \\uXXXX)."""
     body = json.loads(push["body"])
     return [e["message"].get("text", "") for entry in body["entry"] for e in entry["messaging"] if "message" in e]
-
-
-def _is_blocked(settings: Settings, channel_id: int, external_id: str) -> bool:
-    async def query() -> bool:
-        engine = create_engine_for(settings.database_url)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                return bool(
-                    await session.scalar(
-                        select(ContactIdentity.is_blocked).where(
-                            ContactIdentity.channel_id == channel_id, ContactIdentity.external_id == external_id
-                        )
-                    )
-                )
-        finally:
-            await engine.dispose()
-
-    return run_async(query())
 
 
 def test_get_started_text_both_ways_receipts_buttons_and_redelivery(stack: Stack, fb: Messenger) -> None:

@@ -18,17 +18,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
 
-from civdesk.agency import service as agency_service
-from civdesk.channel import service as channel_service
 from civdesk.channels.base import ChannelAccount
 from civdesk.channels.viber import ViberAdapter
 from civdesk.config import Settings
-from civdesk.contact.models import ContactIdentity
-from civdesk.db.session import create_engine_for, create_sessionmaker
 from civdesk.sandbox.viber import ViberEmulator, sign
 from tests.channels.viber.support import CITIZEN, TOKEN, make_emulator, sandbox_app
+from tests.support import agent_desk as desk
 from tests.support.live_server import LiveServer
 from tests.support.stack import Stack
 from tests.support.world import login, run_async, wait_for
@@ -57,25 +53,6 @@ def settings(settings: Settings, public_url: str, tmp_path: Path) -> Settings:
     return settings.model_copy(update={"public_url": public_url, "files_dir": tmp_path / "files"})
 
 
-async def _add_channel(settings: Settings, api_base: str) -> int:
-    engine = create_engine_for(settings.database_url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            agency = await agency_service.require_by_slug(session=session, slug="minsoc")
-            channel = await channel_service.add(
-                session=session,
-                agency=agency,
-                type="viber",
-                name="Viber",
-                config={"api_base": api_base, "sender_name": SENDER_NAME, "welcome_text": WELCOME},
-                secrets={"token": TOKEN},
-            )
-            await session.commit()
-            return channel.id
-    finally:
-        await engine.dispose()
-
-
 async def _register_webhook(api_base: str, channel_id: int, url: str) -> None:
     """What `civdesk channel register-webhook` does: set_webhook, answered by Viber's signed probe."""
     adapter = ViberAdapter()
@@ -94,7 +71,10 @@ def viber(stack: Stack, settings: Settings) -> Iterator[Viber]:
     emulator = make_emulator(auto_delivered=False)
     with LiveServer(sandbox_app(emulator)) as sandbox:
         emulator.set_public_url(sandbox.url)  # the citizens' media links point at the sandbox's "CDN"
-        channel_id = run_async(_add_channel(settings, sandbox.url))
+        channel_id = desk.add_channel(
+            settings, type="viber", name="Viber", secrets={"token": TOKEN},
+            config={"api_base": sandbox.url, "sender_name": SENDER_NAME, "welcome_text": WELCOME},
+        )
         url = f"{stack.server.url}/webhooks/viber/{channel_id}"
         run_async(_register_webhook(sandbox.url, channel_id, url))
         assert emulator.webhook_info(token=TOKEN)["url"] == url  # civdesk answered the probe with 200
@@ -102,59 +82,29 @@ def viber(stack: Stack, settings: Settings) -> Iterator[Viber]:
 
 
 def _viber_conversations(stack: Stack, viber: Viber) -> list[dict]:
-    response = stack.client.get("/api/v1/conversations", headers=viber.headers)
-    response.raise_for_status()
-    return [c for c in response.json()["items"] if c["channel_type"] == "viber"]
+    return desk.conversations(stack, viber.headers, "viber")
 
 
 def _conversation(stack: Stack, viber: Viber, name: str | None = None) -> dict:
-    items = wait_for(
-        lambda: [c for c in _viber_conversations(stack, viber) if name is None or c["contact_name"] == name],
-        what="the Viber conversation",
-    )
-    return items[0]
+    return desk.conversation(stack, viber.headers, "viber", name)
 
 
 def _messages(stack: Stack, viber: Viber, conversation_id: int) -> list[dict]:
-    response = stack.client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=viber.headers)
-    response.raise_for_status()
-    return response.json()["items"]
+    return desk.messages(stack, viber.headers, conversation_id)
 
 
 def _reply(stack: Stack, viber: Viber, conversation_id: int, text: str, **extra: object) -> dict:
-    response = stack.client.post(
-        f"/api/v1/conversations/{conversation_id}/messages", headers=viber.headers, json={"text": text, **extra}
-    )
-    assert response.status_code == 202, response.text
-    return response.json()
+    return desk.reply(stack, viber.headers, conversation_id, text, **extra)
 
 
 def _message(
-    stack: Stack,
-    viber: Viber,
-    conversation_id: int,
-    message_id: int,
-    what: str,
-    *,
-    timeout: float = 5.0,
-    until: object = None,
+    stack: Stack, viber: Viber, conversation_id: int, message_id: int, what: str, *, timeout: float = 5.0,
+    until: desk.Check,
 ) -> dict:
-    """Waits until the message satisfies `until` (a callable on the message dict); returns it."""
-
-    def check() -> dict | None:
-        found = next(m for m in _messages(stack, viber, conversation_id) if m["id"] == message_id)
-        return found if until(found) else None  # type: ignore[operator]
-
-    result: dict = wait_for(check, what=what, timeout=timeout)
-    return result
+    return desk.message_when(stack, viber.headers, conversation_id, message_id, what, until=until, timeout=timeout)
 
 
-def _status(wanted: str) -> object:
-    return lambda m: m["delivery_status"] == wanted
-
-
-def _accepted(message: dict) -> bool:
-    return message["delivery_status"] in ("sent", "delivered")
+_status, _accepted, _is_blocked = desk.status, desk.accepted, desk.is_blocked
 
 
 def _viber_delivers(stack: Stack, viber: Viber, message_token: int, user_id: str = CITIZEN) -> None:
@@ -173,24 +123,6 @@ def _viber_delivers(stack: Stack, viber: Viber, message_token: int, user_id: str
         headers={"content-type": "application/json", "X-Viber-Content-Signature": sign(TOKEN, body)},
     )
     assert response.status_code == 200, response.text
-
-
-def _is_blocked(settings: Settings, channel_id: int, external_id: str) -> bool:
-    async def query() -> bool:
-        engine = create_engine_for(settings.database_url)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                return bool(
-                    await session.scalar(
-                        select(ContactIdentity.is_blocked).where(
-                            ContactIdentity.channel_id == channel_id, ContactIdentity.external_id == external_id
-                        )
-                    )
-                )
-        finally:
-            await engine.dispose()
-
-    return run_async(query())
 
 
 def test_welcome_text_both_ways_receipts_buttons_and_redelivery(stack: Stack, viber: Viber) -> None:

@@ -9,14 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from civdesk.agency import service as agency_service
-from civdesk.channel import service as channel_service
 from civdesk.config import Settings
 from civdesk.conversation.models import Message
 from civdesk.core.clock import now
 from civdesk.db.session import create_engine_for, create_sessionmaker
 from civdesk.sandbox.whatsapp import WhatsAppEmulator
 from tests.channels.whatsapp.support import APP_SECRET, PHONE_ID, TOKEN, VERIFY_TOKEN, emulator_app, make_emulator
+from tests.support import agent_desk as desk
 from tests.support.live_server import LiveServer
 from tests.support.stack import Stack
 from tests.support.world import login, run_async, wait_for
@@ -31,30 +30,15 @@ class WhatsApp:
     headers: dict[str, str]
 
 
-async def _add_channel(settings: Settings, api_base: str) -> int:
-    engine = create_engine_for(settings.database_url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            agency = await agency_service.require_by_slug(session=session, slug="minsoc")
-            channel = await channel_service.add(
-                session=session,
-                agency=agency,
-                type="whatsapp",
-                name="WhatsApp",
-                config={"api_base": api_base, "api_version": "v21.0", "phone_number_id": PHONE_ID},
-                secrets={"token": TOKEN, "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN},
-            )
-            await session.commit()
-            return channel.id
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 def wa(stack: Stack, settings: Settings) -> Iterator[WhatsApp]:
     emulator = make_emulator()
     with LiveServer(emulator_app(emulator)) as sandbox:
-        channel_id = run_async(_add_channel(settings, sandbox.url))
+        channel_id = desk.add_channel(
+            settings, type="whatsapp", name="WhatsApp",
+            config={"api_base": sandbox.url, "api_version": "v21.0", "phone_number_id": PHONE_ID},
+            secrets={"token": TOKEN, "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN},
+        )
         # Meta's GET handshake against civdesk's real webhook URL, as the App Dashboard does it.
         emulator.subscribe(
             phone_number_id=PHONE_ID,
@@ -65,21 +49,11 @@ def wa(stack: Stack, settings: Settings) -> Iterator[WhatsApp]:
 
 
 def _conversation(stack: Stack, wa: WhatsApp) -> dict:
-    items = wait_for(
-        lambda: [
-            c
-            for c in stack.client.get("/api/v1/conversations", headers=wa.headers).json()["items"]
-            if c["channel_type"] == "whatsapp"
-        ],
-        what="the WhatsApp conversation",
-    )
-    return items[0]
+    return desk.conversation(stack, wa.headers, "whatsapp")
 
 
 def _messages(stack: Stack, wa: WhatsApp, conversation_id: int) -> list[dict]:
-    response = stack.client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=wa.headers)
-    response.raise_for_status()
-    return response.json()["items"]
+    return desk.messages(stack, wa.headers, conversation_id)
 
 
 def test_text_buttons_receipts_and_redelivery(stack: Stack, wa: WhatsApp) -> None:
