@@ -36,14 +36,12 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -59,10 +57,18 @@ from civdesk.config import load_settings
 from civdesk.core.clock import now
 from civdesk.db.base import BigId, UtcDateTime
 from civdesk.db.session import create_engine_for, create_sessionmaker, sync_url
+from common import (
+    HOST,
+    Database,
+    background_load,
+    free_port,
+    fresh_database,
+    machine_busy_seconds,
+    process_cpu_seconds,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-HOST = "127.0.0.1"
 SECRET_KEY = "bench-secret-key-for-civdesk-ingest-0123456789"
 WEBHOOK_SECRET = "bench_webhook-secret"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -148,45 +154,12 @@ def civdesk_app() -> FastAPI:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Database:
-    backend: str
-    url: str
-    drop: Callable[[], None]
-
-
-@contextlib.contextmanager
-def fresh_database(backend: str, *, workdir: Path, postgres_url: str | None) -> Iterator[Database]:
-    """A migrated civdesk database plus the baseline's table; dropped afterwards."""
-    from civdesk.db.migrate import upgrade
-
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir / 'civdesk-bench.db'}"
-        database = Database(backend, url, lambda: None)
-    else:
-        import psycopg
-
-        assert postgres_url
-        name = f"civdesk_bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-        def drop() -> None:
-            with psycopg.connect(postgres_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-        url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-        database = Database(backend, url, drop)
+def _create_baseline_table(url: str) -> None:
+    engine = create_engine(sync_url(url))
     try:
-        upgrade(url)
-        engine = create_engine(sync_url(url))
-        try:
-            bench_metadata.create_all(engine)
-        finally:
-            engine.dispose()
-        yield database
+        bench_metadata.create_all(engine)
     finally:
-        database.drop()
+        engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -225,12 +198,6 @@ async def seed(url: str) -> World:
 # --------------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 class Server:
     """`python -m uvicorn --factory ingest:<factory>` on 127.0.0.1, one process, uvicorn's defaults
     (uvloop + httptools when installed, as with `civdesk serve`), access log off for both."""
@@ -249,7 +216,7 @@ class Server:
         return f"http://{HOST}:{self.port}"
 
     async def start(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         command = [
             sys.executable, *self.python_prefix, "-m", "uvicorn", "--factory", f"ingest:{self.factory}",
             "--app-dir", str(BENCH_DIR), "--host", HOST, "--port", str(self.port),
@@ -271,15 +238,8 @@ class Server:
                 await asyncio.sleep(0.1)
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the server process so far (Linux /proc)."""
-        if self.process is None:
-            return 0.0
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return math.nan
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        """User + system CPU of the server process so far."""
+        return process_cpu_seconds(self.process.pid) if self.process is not None else 0.0
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -450,16 +410,6 @@ class Sent:
     answered_at: float = math.nan
     status: int = 0
     error: str = ""
-
-
-def machine_busy_seconds() -> float:
-    """CPU-seconds all cores of this machine spent busy since boot (Linux /proc/stat), for utilisation."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except (OSError, ValueError):
-        return math.nan
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -752,7 +702,8 @@ async def run_backend(backend: str, args: argparse.Namespace) -> BackendReport:
     workdir = Path(tempfile.mkdtemp(prefix=f"civdesk-bench-{backend}-"))
     report = BackendReport(backend)
     try:
-        with fresh_database(backend, workdir=workdir, postgres_url=postgres_url) as database:
+        with fresh_database(backend, workdir=workdir, postgres_url=postgres_url, name="civdesk-bench",
+                            after_migrate=_create_baseline_table) as database:
             world = await seed(database.url)
             say(f"{backend}: database ready ({make_url(database.url).render_as_string(hide_password=True)})")
             report = await measure(database, world, args, workdir)
@@ -920,13 +871,6 @@ async def main_async(args: argparse.Namespace) -> list[BackendReport]:
     for backend in args.backends:
         reports.append(await run_backend(backend, args))
     return reports
-
-
-def background_load(seconds: float = 2.0) -> float:
-    """Cores busy on this machine while the bench itself is idle: other work skews every figure."""
-    before = machine_busy_seconds()
-    time.sleep(seconds)
-    return (machine_busy_seconds() - before) / seconds
 
 
 def main(argv: list[str] | None = None) -> int:

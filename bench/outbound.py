@@ -51,14 +51,12 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,16 +66,16 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Table, create_engine, func, insert, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from civdesk.channels import registry
 from civdesk.channels.base import ChannelAccount, OutboundMessage
 from civdesk.core.clock import now
 from civdesk.db.session import create_engine_for, create_sessionmaker, sync_url
+from common import HOST, background_load, free_port, fresh_database, machine_busy_seconds, process_cpu_seconds
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-HOST = "127.0.0.1"
 SECRET_KEY = "bench-secret-key-for-civdesk-outbound-0123456789"
 GOAL_RATIO = 0.95
 PLATFORMS = ("telegram", "viber", "whatsapp", "messenger")
@@ -248,21 +246,6 @@ def emulator_app() -> FastAPI:
 # --------------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _stat_fields(pid: int | str) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
@@ -288,16 +271,6 @@ def postgres_cpu_seconds(engine: Engine) -> float:
         return ticks / os.sysconf("SC_CLK_TCK")
     except Exception:
         return math.nan
-
-
-def machine_busy_seconds() -> float:
-    """CPU-seconds all cores of this machine spent busy since boot (Linux /proc/stat)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except (OSError, ValueError):
-        return math.nan
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 class Proc:
@@ -372,7 +345,7 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def start_emulator(platform: str, workdir: Path) -> Proc:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "outbound:emulator_app", "--app-dir", str(BENCH_DIR),
                "--host", HOST, "--port", str(port), "--log-level", "warning", "--no-access-log"]
     proc = Proc(f"{platform} emulator", command, env=child_env({"BENCH_PLATFORM": platform}),
@@ -451,40 +424,6 @@ def make_plan(*, tag: str, total: int, mix: str, seed: int, limits: dict[str, Li
 # --------------------------------------------------------------------------------------------------
 # The database: a fresh one per mode, the world seeded through civdesk's services, the backlog with Core.
 # --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Database:
-    backend: str
-    url: str
-
-
-@contextlib.contextmanager
-def fresh_database(backend: str, *, workdir: Path, postgres_url: str | None) -> Iterator[Database]:
-    from civdesk.db.migrate import upgrade
-
-    drop = None
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir / 'civdesk-outbound.db'}"
-    else:
-        import psycopg
-
-        assert postgres_url
-        name = f"civdesk_outbound_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-        def drop() -> None:
-            with psycopg.connect(postgres_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-        url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield Database(backend, url)
-    finally:
-        if drop is not None:
-            drop()
 
 
 @dataclass
@@ -862,7 +801,7 @@ async def run_mode(mode: str, args: argparse.Namespace, limits: dict[str, Limits
                                                     for i in range(PROBE_RECIPIENTS)]
             httpx.post(f"{proc.url}/bench/setup", json={"citizens": citizens, "sink": f"{proc.url}/bench/sink"},
                        timeout=60).raise_for_status()
-        with fresh_database(backend, workdir=workdir, postgres_url=postgres_url) as database:
+        with fresh_database(backend, workdir=workdir, postgres_url=postgres_url, name="civdesk-outbound") as database:
             world = await seed_world(database.url, emulators)
             channel_platform = {cid: p for p, cid in world.channels.items()}
             raw: dict[str, tuple[float, int]] = {}
@@ -895,7 +834,7 @@ async def run_mode(mode: str, args: argparse.Namespace, limits: dict[str, Limits
                         worker_procs.append(Proc(f"what-if worker {n + 1}", command, env=env,
                                                  log_path=workdir / f"worker-{n + 1}.log"))
                     elif mode == "embedded":
-                        port = _free_port()
+                        port = free_port()
                         command = [sys.executable, *prefix, "-m", "civdesk.cli", "serve", "--host", HOST,
                                    "--port", str(port)]
                         worker_procs.append(Proc("civdesk serve", command, env=env, port=port,
@@ -1304,12 +1243,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.messages < 100 or args.workers < 1 or not 0 <= args.trim < 0.5:
         parser.error("need --messages >= 100, --workers >= 1 and 0 <= --trim < 0.5")
     return args
-
-
-def background_load(seconds: float = 2.0) -> float:
-    before = machine_busy_seconds()
-    time.sleep(seconds)
-    return (machine_busy_seconds() - before) / seconds
 
 
 async def main_async(args: argparse.Namespace) -> list[ModeReport]:
