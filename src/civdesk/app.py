@@ -33,6 +33,9 @@ from civdesk.presence.routes import router as presence_router
 from civdesk.presence.service import PresenceSweeper
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime.routes import router as realtime_router
+from civdesk.routing import service as routing_service
+from civdesk.routing.routes import router as routing_router
+from civdesk.timer.worker import TimerWorker
 from civdesk.webchat.routes import router as webchat_router
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,11 @@ def make_worker(settings: Settings, sessionmaker: async_sessionmaker[AsyncSessio
     )
 
 
+def make_timer_worker(sessionmaker: async_sessionmaker[AsyncSession]) -> TimerWorker:
+    """Fires routing's timers (queue decisions, reassignment, response targets) in this process."""
+    return TimerWorker(sessionmaker=sessionmaker, handlers=routing_service.handlers())
+
+
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     redact.install("uvicorn.access", "uvicorn.error", "civdesk", "aiogram", "aiohttp.access", "httpx")
@@ -83,6 +91,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         if workers_here:
             worker = make_worker(settings, app.state.sessionmaker, app.state.files)
             tasks.append(asyncio.create_task(worker.run(stop), name="delivery-worker"))
+            timers = make_timer_worker(app.state.sessionmaker)
+            tasks.append(asyncio.create_task(timers.run(stop), name="timer-worker"))
             tasks.append(asyncio.create_task(Poller(sessionmaker=app.state.sessionmaker).run(stop), name="poller"))
         try:
             yield
@@ -109,6 +119,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
     for router in (agent_router, conversation_router, files_router, webhook_router, realtime_router, webchat_router):
         app.include_router(router)
     app.include_router(presence_router)
+    app.include_router(routing_router)
     app.include_router(console_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -1,6 +1,6 @@
 """Every table, imported in one place for Alembic's autogenerate and for tooling."""
 
-from civdesk.agency.models import Agency, Topic
+from civdesk.agency.models import Agency, Holiday, Topic
 from civdesk.agent.models import Agent
 from civdesk.audit.models import AuditEvent
 from civdesk.channel.models import Channel
@@ -10,11 +10,24 @@ from civdesk.db.base import Base
 from civdesk.delivery.models import DeliveryJob
 from civdesk.presence.models import AgentPresence, PresenceChange
 from civdesk.realtime.models import EventRecord
+from civdesk.routing.models import (
+    AgentLanguage,
+    AgentLoad,
+    AgentSkill,
+    RoutingDecision,
+    SlaBreach,
+    Transfer,
+    TransferPartner,
+)
+from civdesk.timer.models import Timer
 
 __all__ = [
     "Agency",
     "Agent",
+    "AgentLanguage",
+    "AgentLoad",
     "AgentPresence",
+    "AgentSkill",
     "AuditEvent",
     "Base",
     "Channel",
@@ -23,7 +36,13 @@ __all__ = [
     "Conversation",
     "DeliveryJob",
     "EventRecord",
+    "Holiday",
     "Message",
     "PresenceChange",
+    "RoutingDecision",
+    "SlaBreach",
+    "Timer",
     "Topic",
+    "Transfer",
+    "TransferPartner",
 ]

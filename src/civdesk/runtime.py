@@ -9,7 +9,7 @@ import signal
 import uvicorn
 
 from civdesk import demo as demo_data
-from civdesk.app import create_app, make_bus, make_files, make_worker
+from civdesk.app import create_app, make_bus, make_files, make_timer_worker, make_worker
 from civdesk.channel import service as channel_service
 from civdesk.channels import registry
 from civdesk.config import Settings
@@ -31,7 +31,7 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
-    """A `civdesk worker` process: delivery jobs and long-polling channels, until SIGTERM."""
+    """A `civdesk worker` process: delivery jobs, timers and long-polling channels, until SIGTERM."""
     engine = create_engine_for(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
     bus = await make_bus(settings)
@@ -40,7 +40,9 @@ async def run_worker(settings: Settings) -> None:
     _stop_on_signals(stop)
     worker = make_worker(settings, sessionmaker, make_files(settings))
     try:
-        await asyncio.gather(worker.run(stop), Poller(sessionmaker=sessionmaker).run(stop))
+        await asyncio.gather(
+            worker.run(stop), make_timer_worker(sessionmaker).run(stop), Poller(sessionmaker=sessionmaker).run(stop)
+        )
     finally:
         await registry.close_all()
         await bus.close()

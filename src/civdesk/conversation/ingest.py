@@ -26,6 +26,7 @@ from civdesk.core import events
 from civdesk.core.clock import now
 from civdesk.delivery import service as delivery_service
 from civdesk.delivery.models import JobKind
+from civdesk.routing import service as routing_service
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,20 @@ _LOOKUP = (
         ContactIdentity.is_blocked,
         Contact.display_name,
         Conversation.id.label("conversation_id"),
+        Conversation.agency_id.label("conversation_agency_id"),
         Conversation.status,
         Conversation.topic_id,
         Conversation.assignee_id,
         Conversation.created_at,
         Conversation.first_response_at,
         Conversation.resolved_at,
+        Conversation.language,
+        Conversation.priority,
+        Conversation.triage_pending,
+        Conversation.queued_at,
+        Conversation.awaiting_since,
+        Conversation.transfer_count,
+        Conversation.repeat_of_id,
         _DUPLICATE.label("duplicate_id"),
     )
     .join(Contact, Contact.id == ContactIdentity.contact_id)
@@ -131,16 +140,26 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
 
     created = found is None or found.conversation_id is None
     reopened = not created and found is not None and found.status == Status.PENDING.value
+    text = event.text if event.kind is InboundKind.MESSAGE else (event.text or f"[{event.button_payload or ''}]")
+    plan = None
     if created:
-        conversation = await _new_conversation(conn, channel, contact_id, contact_name, stamp)
+        plan = await routing_service.plan_new_conversation(
+            session=session,
+            agency_id=channel.agency_id,
+            text=text,
+            button_payload=event.button_payload,
+            sender_language=event.sender.language,
+            stamp=stamp,
+        )
+        conversation = await _new_conversation(conn, channel, contact_id, contact_name, stamp, plan.values)
     else:
         assert found is not None
         conversation = _existing_conversation(found, channel, contact_id, contact_name, stamp, reopened)
 
-    text = event.text if event.kind is InboundKind.MESSAGE else (event.text or f"[{event.button_payload or ''}]")
     values: dict[str, Any] = {
         "conversation_id": conversation.id,
-        "agency_id": channel.agency_id,
+        # A conversation transferred to another agency keeps the first agency's bot.
+        "agency_id": conversation.agency_id,
         "channel_id": channel.id,
         "direction": Direction.IN.value,
         "author_agent_id": None,
@@ -159,7 +178,16 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
         changes: dict[str, Any] = {"conversation_id": conversation.id, "last_message_at": stamp}
         if reopened:
             changes["status"] = Status.OPEN.value
+        changes |= await routing_service.citizen_wrote(
+            session=session,
+            conversation=conversation,
+            state=found,
+            text=text,
+            button_payload=event.button_payload,
+            stamp=stamp,
+        )
         await conn.execute(_TOUCH, changes)
+        conversation = conversation.model_copy(update={k: v for k, v in changes.items() if k != "conversation_id"})
 
     if created:
         publish.conversation_changed(session=session, conversation=conversation, types=(events.CONVERSATION_CREATED,))
@@ -170,6 +198,8 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
     )
     if any(a.get("file_id") for a in event.attachments):
         delivery_service.queue(session=session, message_id=message_id, channel_id=channel.id, kind=JobKind.FETCH)
+    if plan is not None:
+        await routing_service.start_new_conversation(session=session, plan=plan, conversation=conversation, stamp=stamp)
     return message_id
 
 
@@ -200,13 +230,17 @@ async def _new_contact(conn: AsyncConnection, channel: ChannelSnapshot, event: I
 
 
 async def _new_conversation(
-    conn: AsyncConnection, channel: ChannelSnapshot, contact_id: int, contact_name: str, stamp: datetime
+    conn: AsyncConnection,
+    channel: ChannelSnapshot,
+    contact_id: int,
+    contact_name: str,
+    stamp: datetime,
+    routing: dict[str, Any],
 ) -> ConversationRead:
-    values: dict[str, Any] = {
+    values: dict[str, Any] = routing | {
         "agency_id": channel.agency_id,
         "channel_id": channel.id,
         "contact_id": contact_id,
-        "topic_id": None,
         "assignee_id": None,
         "status": Status.OPEN.value,
         "created_at": stamp,
@@ -225,7 +259,7 @@ def _existing_conversation(
 ) -> ConversationRead:
     return ConversationRead(
         id=found.conversation_id,
-        agency_id=channel.agency_id,
+        agency_id=found.conversation_agency_id,
         channel_id=channel.id,
         channel_type=channel.type,
         contact_id=contact_id,
@@ -237,6 +271,12 @@ def _existing_conversation(
         first_response_at=found.first_response_at,
         resolved_at=found.resolved_at,
         last_message_at=stamp,
+        language=found.language,
+        priority=found.priority,
+        queued_at=found.queued_at,
+        triage_pending=found.triage_pending,
+        transfer_count=found.transfer_count,
+        repeat_of_id=found.repeat_of_id,
     )
 
 

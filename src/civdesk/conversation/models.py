@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civdesk.db.base import Base, BigId, UtcDateTime, created_at_column
@@ -37,6 +37,8 @@ class Conversation(Base):
     __table_args__ = (
         Index("ix_conversation_agency_status", "agency_id", "status", "last_message_at"),
         Index("ix_conversation_contact_channel_status", "contact_id", "channel_id", "status"),
+        Index("ix_conversation_queue", "agency_id", "queued_at"),
+        Index("ix_conversation_contact_topic", "contact_id", "topic_id", "resolved_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -50,6 +52,19 @@ class Conversation(Base):
     first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_message_at: Mapped[datetime] = created_at_column()
+    # Routing: what the citizen chose, where the conversation waits and since when.
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    triage_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # waiting for an agent
+    assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The citizen's oldest message nobody has answered yet (null: nothing is waiting for a reply).
+    awaiting_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    transfer_count: Mapped[int] = mapped_column(Integer, default=0)
+    # An earlier case of the same citizen on the same topic, resolved within 10 working days.
+    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("conversation.id"), nullable=True)
+    # A complaint about an agency can never be transferred to that agency.
+    complaint_about_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), nullable=True)
 
 
 class Message(Base):

@@ -30,6 +30,13 @@ def conversation_read(
         first_response_at=conversation.first_response_at,
         resolved_at=conversation.resolved_at,
         last_message_at=conversation.last_message_at,
+        language=conversation.language,
+        priority=conversation.priority or 0,
+        queued_at=conversation.queued_at,
+        triage_pending=bool(conversation.triage_pending),
+        transfer_count=conversation.transfer_count or 0,
+        repeat_of_id=conversation.repeat_of_id,
+        complaint_about_agency_id=conversation.complaint_about_agency_id,
     )
 
 

@@ -50,6 +50,14 @@ class ConversationRead(BaseModel):
     last_message_at: datetime
     # The citizen blocked the bot or unsubscribed: replies will fail until they write again.
     citizen_blocked: bool = False
+    language: str | None = None
+    priority: int = 0
+    # Waiting in the queue for an agent since (null: assigned, in triage, or resolved).
+    queued_at: datetime | None = None
+    triage_pending: bool = False
+    transfer_count: int = 0
+    repeat_of_id: int | None = None
+    complaint_about_agency_id: int | None = None
 
 
 class ConversationPage(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civdesk.agent.models import Agent
 from civdesk.agent.service import AgentIdentity
 from civdesk.audit import service as audit_service
 from civdesk.channel import service as channel_service
@@ -28,6 +29,7 @@ from civdesk.core import events
 from civdesk.core.clock import as_utc, now
 from civdesk.core.errors import Conflict, InvalidInput, NotFound, OutsideReplyWindow
 from civdesk.delivery import service as delivery_service
+from civdesk.routing import service as routing_service
 
 
 def _with_names() -> Select[Conversation, str, str, bool]:
@@ -175,8 +177,7 @@ async def reply(
     session.add(message)
     if conversation.first_response_at is None:
         conversation.first_response_at = message.created_at
-    if conversation.assignee_id is None:
-        conversation.assignee_id = who.agent_id  # whoever answers first owns it
+    await routing_service.agent_replied(session=session, conversation=conversation, agent_id=who.agent_id)
     conversation.last_message_at = message.created_at
     await session.flush()
     delivery_service.queue(session=session, message_id=message.id, channel_id=conversation.channel_id)
@@ -221,7 +222,9 @@ async def assign_to_me(*, session: AsyncSession, who: AgentIdentity, conversatio
     conversation = loaded.conversation
     if conversation.status == Status.RESOLVED.value:
         raise Conflict("the conversation is resolved", "розмову вже завершено")
-    conversation.assignee_id = who.agent_id
+    # A manual pull respects the agent's capacity; a supervisor may take one beyond it.
+    capacity = None if who.is_supervisor else await _capacity(session=session, who=who)
+    await routing_service.take(session=session, conversation=conversation, agent_id=who.agent_id, capacity=capacity)
     read = loaded.read()
     publish.conversation_changed(
         session=session, conversation=read, types=(events.CONVERSATION_ASSIGNED, events.CONVERSATION_UPDATED)
@@ -229,11 +232,17 @@ async def assign_to_me(*, session: AsyncSession, who: AgentIdentity, conversatio
     return read
 
 
+async def _capacity(*, session: AsyncSession, who: AgentIdentity) -> int:
+    agent = await session.get(Agent, who.agent_id)
+    return agent.capacity if agent is not None else 0
+
+
 async def resolve(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> ConversationRead:
     loaded = await _load(session=session, who=who, conversation_id=conversation_id)
     conversation = loaded.conversation
     if conversation.status == Status.RESOLVED.value:
         raise Conflict("the conversation is already resolved", "розмову вже завершено")
+    await routing_service.released(session=session, conversation=conversation)
     conversation.status = Status.RESOLVED.value
     conversation.resolved_at = now()
     if conversation.assignee_id is None:

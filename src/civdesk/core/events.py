@@ -9,6 +9,9 @@ CONVERSATION_CREATED: Final = "conversation.created"
 CONVERSATION_UPDATED: Final = "conversation.updated"
 CONVERSATION_ASSIGNED: Final = "conversation.assigned"
 AGENT_PRESENCE: Final = "agent.presence"
+CONVERSATION_TRANSFERRED: Final = "conversation.transferred"
+TARGET_WARNING: Final = "target.warning"  # a response target is about to be missed: the agent is warned
+TARGET_BREACHED: Final = "target.breached"  # missed: recorded, and supervisors are told
 
 ALL: Final = frozenset(
     {
@@ -19,5 +22,8 @@ ALL: Final = frozenset(
         CONVERSATION_UPDATED,
         CONVERSATION_ASSIGNED,
         AGENT_PRESENCE,
+        CONVERSATION_TRANSFERRED,
+        TARGET_WARNING,
+        TARGET_BREACHED,
     }
 )

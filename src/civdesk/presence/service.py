@@ -32,6 +32,7 @@ from civdesk.presence.schemas import (
     StatusName,
 )
 from civdesk.realtime import service as realtime_service
+from civdesk.routing import service as routing_service
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ async def mine(*, session: AsyncSession, who: AgentIdentity) -> PresenceRead:
     return _read(agent.id, agent.name, agent.role, agent.region, await session.get(AgentPresence, agent.id))
 
 
-def _change(*, session: AsyncSession, row: AgentPresence, status: str, cause: str, at: datetime) -> None:
+async def _change(*, session: AsyncSession, row: AgentPresence, status: str, cause: str, at: datetime) -> None:
     """Records a change on a row already updated to `status`, and tells the agency's consoles."""
     previous = row.status
     row.status = status
@@ -86,6 +87,10 @@ def _change(*, session: AsyncSession, row: AgentPresence, status: str, cause: st
             "changed_at": at.isoformat(),
         },
     )
+    # Online frees capacity for the queue; offline hands the agent's waiting citizens to others.
+    await routing_service.presence_changed(
+        session=session, agency_id=row.agency_id, agent_id=row.agent_id, status=status
+    )
 
 
 async def set_status(*, session: AsyncSession, who: AgentIdentity, status: str) -> PresenceRead:
@@ -101,7 +106,7 @@ async def set_status(*, session: AsyncSession, who: AgentIdentity, status: str) 
     if status != PresenceStatus.OFFLINE.value:
         row.seen_at = stamp
     if row.status != status:
-        _change(session=session, row=row, status=status, cause=PresenceCause.AGENT.value, at=stamp)
+        await _change(session=session, row=row, status=status, cause=PresenceCause.AGENT.value, at=stamp)
     await session.flush()
     return await mine(session=session, who=who)
 
@@ -167,7 +172,7 @@ async def expire(*, session: AsyncSession, grace_seconds: float) -> int:
         if getattr(claimed, "rowcount", 0) != 1:
             continue  # renewed meanwhile, or another sweeper took it
         ended = as_utc(seen_at) + timedelta(seconds=grace_seconds)
-        _change(
+        await _change(
             session=session,
             row=row,
             status=PresenceStatus.OFFLINE.value,

@@ -21,6 +21,7 @@ def agency_topic(agency_id: int) -> str:
 
 
 DELIVERY_TOPIC = "delivery"
+TIMER_TOPIC = "timers"  # a timer due now was committed: workers look at once
 
 
 class Bus(Protocol):

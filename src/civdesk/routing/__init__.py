@@ -1,0 +1,1 @@
+"""Routing: triage, skills, capacity, queues, working hours, response targets and transfers."""

@@ -1,0 +1,1 @@
+"""Timers: rows with a due time, fired by the workers within seconds of it."""

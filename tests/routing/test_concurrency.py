@@ -1,0 +1,71 @@
+"""Two workers routing at once (two processes' worth: separate engines and connection pools) never
+assign one conversation twice and never push an agent past capacity."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from civdesk.conversation.models import Conversation, Status
+from civdesk.db.session import create_engine_for, create_sessionmaker
+from civdesk.routing import service as routing_service
+from civdesk.routing.models import AgentLoad, RoutingDecision
+from civdesk.timer.worker import TimerWorker
+from tests.routing.desk import Desk
+
+CAPACITY = 3
+
+
+async def test_two_workers_never_double_assign_or_exceed_capacity(desk: Desk, database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: only PostgreSQL lets two workers decide truly at once")
+    await desk.configure(default_strategy="balanced")
+    await desk.topic("subsidies", "Субсидії", keywords=["субсид"])
+    for i in range(5):
+        await desk.agent(f"agent{i}", topics=["subsidies"], capacity=CAPACITY)
+    conversations = [await desk.write(f"c{i}", "субсидія") for i in range(40)]
+
+    engines = [create_engine_for(database_url) for _ in range(2)]
+    try:
+        workers = [
+            TimerWorker(sessionmaker=create_sessionmaker(e), handlers=routing_service.handlers(), concurrency=8)
+            for e in engines
+        ]
+
+        async def drain(worker: TimerWorker) -> None:
+            while await worker.run_once():
+                pass
+
+        await asyncio.gather(*(drain(w) for w in workers))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+    async with desk.sessionmaker() as session:
+        held = dict(
+            (
+                await session.execute(
+                    select(Conversation.assignee_id, func.count())
+                    .where(Conversation.assignee_id.is_not(None), Conversation.status != Status.RESOLVED.value)
+                    .group_by(Conversation.assignee_id)
+                )
+            ).all()
+        )
+        loads = dict((await session.execute(select(AgentLoad.agent_id, AgentLoad.open_count))).all())
+        assigned_twice = (
+            await session.execute(
+                select(RoutingDecision.conversation_id)
+                .where(RoutingDecision.outcome == "assigned")
+                .group_by(RoutingDecision.conversation_id)
+                .having(func.count() > 1)
+            )
+        ).all()
+    agent_ids = [desk.agents[f"agent{i}"].agent_id for i in range(5)]
+    assert [held.get(a, 0) for a in agent_ids] == [CAPACITY] * 5  # full, and never beyond
+    assert {a: loads.get(a, 0) for a in agent_ids} == {a: held.get(a, 0) for a in agent_ids}
+    assert assigned_twice == []
+    waiting = [c for c in conversations if (await desk.get(c)).assignee_id is None]
+    assert len(waiting) == 40 - 5 * CAPACITY
+    assert [(await desk.get(c)).queued_at is not None for c in waiting] == [True] * len(waiting)
