@@ -11,6 +11,7 @@ from civdesk.agency import service as agency_service
 from civdesk.agent import service as agent_service
 from civdesk.channel import service as channel_service
 from civdesk.core.errors import Conflict
+from civdesk.knowledge import service as knowledge_service
 
 DEMO_PASSWORD = "demo-password"
 
@@ -61,6 +62,38 @@ MESSENGER = {
     "verify_token": "demo-messenger-verify",
 }
 
+RESOLUTION_CODES = ["Роз'яснено", "Передано в ЦНАП", "Передано за належністю", "Не наше питання", "Спам"]
+
+CANNED_ANSWERS = [
+    (
+        "Привітання",
+        "Добрий день! Дякуємо за звернення. Чим можемо допомогти?",
+        None,
+        None,
+    ),
+    (
+        "Строк розгляду звернення",
+        "Звернення розглядається не пізніше 30 днів від дня надходження; якщо додаткового вивчення "
+        "не потрібно — невідкладно, але не пізніше 15 днів.",
+        "ст. 20 Закону України «Про звернення громадян» № 393/96-ВР",
+        "https://zakon.rada.gov.ua/laws/show/393/96-%D0%B2%D1%80",
+    ),
+    (
+        "Субсидія: як подати заяву",
+        "Заяву на субсидію можна подати онлайн через портал «Дія» або особисто в ЦНАП чи органі "
+        "соціального захисту за місцем проживання.",
+        None,
+        "https://diia.gov.ua/",
+    ),
+    (
+        "Потрібні дані для звернення",
+        "Щоб ми зареєстрували ваше звернення, вкажіть, будь ласка, прізвище, ім'я, по батькові, "
+        "місце проживання та контакт для відповіді.",
+        "ст. 5 Закону України «Про звернення громадян» № 393/96-ВР",
+        None,
+    ),
+]
+
 BOTS = [
     DemoBot("minsoc", "7000000001:AAminsoc-demo-token-0000000000000", "minsoc_gov_bot", "Мінсоцполітики"),
     DemoBot("pfu", "7000000002:AApfu-demo-token-000000000000000000", "pfu_gov_bot", "Пенсійний фонд"),
@@ -107,6 +140,8 @@ async def seed(*, session: AsyncSession, sandbox_url: str) -> dict[str, int]:
         telegram_ids[bot.agency_slug] = telegram.id
         if "webchat" not in existing:
             await channel_service.add(session=session, agency=agency, type="webchat", name="Веб-чат")
+        await knowledge_service.seed_codes(session=session, agency_id=agency.id, titles=RESOLUTION_CODES)
+        await knowledge_service.seed_answers(session=session, agency_id=agency.id, answers=CANNED_ANSWERS)
     minsoc = await agency_service.require_by_slug(session=session, slug="minsoc")
     existing = {c.type: c for c in await channel_service.list_for(session=session, agency_id=minsoc.id)}
     wanted = {

@@ -8,7 +8,9 @@ from civdesk.contact.models import Contact, ContactIdentity
 from civdesk.conversation.models import Conversation, Message
 from civdesk.db.base import Base
 from civdesk.delivery.models import DeliveryJob
+from civdesk.knowledge.models import CannedAnswer, ResolutionCode
 from civdesk.presence.models import AgentPresence, PresenceChange
+from civdesk.quality.models import Rating
 from civdesk.realtime.models import EventRecord
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "AgentPresence",
     "AuditEvent",
     "Base",
+    "CannedAnswer",
     "Channel",
     "Contact",
     "ContactIdentity",
@@ -25,5 +28,7 @@ __all__ = [
     "EventRecord",
     "Message",
     "PresenceChange",
+    "Rating",
+    "ResolutionCode",
     "Topic",
 ]

@@ -50,6 +50,8 @@ class Conversation(Base):
     first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_message_at: Mapped[datetime] = created_at_column()
+    # How it ended (knowledge.ResolutionCode); codes are archived, never deleted, so this stays valid.
+    resolution_code_id: Mapped[int | None] = mapped_column(ForeignKey("resolution_code.id"), nullable=True)
 
 
 class Message(Base):
