@@ -20,6 +20,7 @@ from civdesk.channel.routes import router as webhook_router
 from civdesk.channels import registry
 from civdesk.config import Settings, get_settings
 from civdesk.console.routes import router as console_router
+from civdesk.contact.routes import router as contact_router
 from civdesk.conversation.polling import Poller
 from civdesk.conversation.routes import router as conversation_router
 from civdesk.core import redact
@@ -29,6 +30,7 @@ from civdesk.delivery.pacing import LocalPacer, RedisPacer
 from civdesk.delivery.worker import DeliveryWorker
 from civdesk.files.routes import router as files_router
 from civdesk.files.service import Files
+from civdesk.knowledge.routes import router as knowledge_router
 from civdesk.presence.routes import router as presence_router
 from civdesk.presence.service import PresenceSweeper
 from civdesk.realtime import bus as bus_module
@@ -120,6 +122,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         app.include_router(router)
     app.include_router(presence_router)
     app.include_router(routing_router)
+    app.include_router(knowledge_router)
+    app.include_router(contact_router)
     app.include_router(console_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

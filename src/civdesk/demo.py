@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.agency import service as agency_service
 from civdesk.agent import service as agent_service
 from civdesk.channel import service as channel_service
 from civdesk.core.errors import Conflict
+from civdesk.knowledge import service as knowledge_service
+from civdesk.routing import config as routing_config
+from civdesk.routing.models import AgentLanguage, AgentSkill, TransferPartner
 
 DEMO_PASSWORD = "demo-password"
 
@@ -61,6 +66,58 @@ MESSENGER = {
     "verify_token": "demo-messenger-verify",
 }
 
+RESOLUTION_CODES = ["Роз'яснено", "Передано в ЦНАП", "Передано за належністю", "Не наше питання", "Спам"]
+
+CANNED_ANSWERS = [
+    (
+        "Привітання",
+        "Добрий день! Дякуємо за звернення. Чим можемо допомогти?",
+        None,
+        None,
+    ),
+    (
+        "Строк розгляду звернення",
+        "Звернення розглядається не пізніше 30 днів від дня надходження; якщо додаткового вивчення "
+        "не потрібно — невідкладно, але не пізніше 15 днів.",
+        "ст. 20 Закону України «Про звернення громадян» № 393/96-ВР",
+        "https://zakon.rada.gov.ua/laws/show/393/96-%D0%B2%D1%80",
+    ),
+    (
+        "Субсидія: як подати заяву",
+        "Заяву на субсидію можна подати онлайн через портал «Дія» або особисто в ЦНАП чи органі "
+        "соціального захисту за місцем проживання.",
+        None,
+        "https://diia.gov.ua/",
+    ),
+    (
+        "Потрібні дані для звернення",
+        "Щоб ми зареєстрували ваше звернення, вкажіть, будь ласка, прізвище, ім'я, по батькові, "
+        "місце проживання та контакт для відповіді.",
+        "ст. 5 Закону України «Про звернення громадян» № 393/96-ВР",
+        None,
+    ),
+]
+
+# Routing: the bot asks the topic first; balanced assignment among the skilled agents who are online.
+WEEKDAYS_8_TO_18 = {day: [["08:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+AGENCY_ROUTING: dict[str, dict[str, Any]] = {
+    "minsoc": {"working_hours": None, "languages": ["uk", "en"], "accepts_from": ["pfu"]},
+    "pfu": {"working_hours": WEEKDAYS_8_TO_18, "languages": ["uk"], "accepts_from": ["minsoc"]},
+}
+TOPIC_ROUTING = {
+    "subsidies": (["субсид", "комунальн", "опаленн"], {"en": "Housing subsidies"}),
+    "idp-aid": (["впо", "переселен", "евакуац"], {"en": "IDP assistance"}),
+    "birth-aid": (["народжен", "пологи", "новонародж"], {"en": "Childbirth assistance"}),
+    "pensions": (["пенсі", "стаж", "перерахун"], {"en": "Pensions"}),
+}
+SKILLS = {
+    "olena@minsoc.demo": (["subsidies", "idp-aid"], []),
+    "taras@minsoc.demo": (["subsidies", "idp-aid", "birth-aid"], ["en"]),
+    "iryna@minsoc.demo": (["subsidies", "idp-aid", "birth-aid"], ["en"]),
+    "petro@pfu.demo": (["pensions", "subsidies"], []),
+    "oksana@pfu.demo": (["pensions", "subsidies"], []),
+}
+
 BOTS = [
     DemoBot("minsoc", "7000000001:AAminsoc-demo-token-0000000000000", "minsoc_gov_bot", "Мінсоцполітики"),
     DemoBot("pfu", "7000000002:AApfu-demo-token-000000000000000000", "pfu_gov_bot", "Пенсійний фонд"),
@@ -89,6 +146,7 @@ async def seed(*, session: AsyncSession, sandbox_url: str) -> dict[str, int]:
                 role=role,
                 region=region,
             )
+    await _seed_routing(session=session)
     telegram_ids: dict[str, int] = {}
     for bot in BOTS:
         agency = await agency_service.require_by_slug(session=session, slug=bot.agency_slug)
@@ -107,6 +165,8 @@ async def seed(*, session: AsyncSession, sandbox_url: str) -> dict[str, int]:
         telegram_ids[bot.agency_slug] = telegram.id
         if "webchat" not in existing:
             await channel_service.add(session=session, agency=agency, type="webchat", name="Веб-чат")
+        await knowledge_service.seed_codes(session=session, agency_id=agency.id, titles=RESOLUTION_CODES)
+        await knowledge_service.seed_answers(session=session, agency_id=agency.id, answers=CANNED_ANSWERS)
     minsoc = await agency_service.require_by_slug(session=session, slug="minsoc")
     existing = {c.type: c for c in await channel_service.list_for(session=session, agency_id=minsoc.id)}
     wanted = {
@@ -132,3 +192,32 @@ async def seed(*, session: AsyncSession, sandbox_url: str) -> dict[str, int]:
         telegram_ids[kind] = channel.id
     await session.commit()
     return telegram_ids
+
+
+async def _seed_routing(*, session: AsyncSession) -> None:
+    agencies = {slug: await agency_service.require_by_slug(session=session, slug=slug) for slug in AGENCY_ROUTING}
+    for slug, agency in agencies.items():
+        settings = AGENCY_ROUTING[slug]
+        agency.working_hours = settings["working_hours"]
+        agency.languages = settings["languages"]
+        agency.triage_enabled = True
+        agency.queue_notices = True
+        agency.default_strategy = "balanced"
+        for other in settings["accepts_from"]:
+            if await session.get(TransferPartner, (agency.id, agencies[other].id)) is None:
+                session.add(TransferPartner(agency_id=agency.id, from_agency_id=agencies[other].id))
+        topics = {t.slug: t for t in await agency_service.list_topics(session=session, agency_id=agency.id)}
+        for topic_slug, topic in topics.items():
+            keywords, names = TOPIC_ROUTING.get(topic_slug, ([], {}))
+            topic.keywords, topic.names = keywords, names
+        for agent in await agent_service.in_agency(session=session, agency_id=agency.id):
+            wanted_topics, languages = SKILLS.get(agent.email, ([], []))
+            have = set(await session.scalars(select(AgentSkill.topic_id).where(AgentSkill.agent_id == agent.id)))
+            for topic_slug in wanted_topics:
+                if topic_slug in topics and topics[topic_slug].id not in have:
+                    session.add(AgentSkill(agent_id=agent.id, topic_id=topics[topic_slug].id, level=3))
+            spoken_query = select(AgentLanguage.language).where(AgentLanguage.agent_id == agent.id)
+            spoken = set(await session.scalars(spoken_query))
+            session.add_all(AgentLanguage(agent_id=agent.id, language=code) for code in languages if code not in spoken)
+        routing_config.forget(agency.id)
+    await session.flush()

@@ -8,7 +8,9 @@ from civdesk.contact.models import Contact, ContactIdentity
 from civdesk.conversation.models import Conversation, Message
 from civdesk.db.base import Base
 from civdesk.delivery.models import DeliveryJob
+from civdesk.knowledge.models import CannedAnswer, ResolutionCode
 from civdesk.presence.models import AgentPresence, PresenceChange
+from civdesk.quality.models import Rating
 from civdesk.realtime.models import EventRecord
 from civdesk.routing.models import (
     AgentLanguage,
@@ -30,6 +32,7 @@ __all__ = [
     "AgentSkill",
     "AuditEvent",
     "Base",
+    "CannedAnswer",
     "Channel",
     "Contact",
     "ContactIdentity",
@@ -39,6 +42,8 @@ __all__ = [
     "Holiday",
     "Message",
     "PresenceChange",
+    "Rating",
+    "ResolutionCode",
     "RoutingDecision",
     "SlaBreach",
     "Timer",

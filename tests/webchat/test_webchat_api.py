@@ -85,7 +85,8 @@ def _next_message(ws: ClientConnection, timeout: float = 5) -> dict[str, Any]:
         frame = json.loads(ws.recv(timeout=timeout))
         if frame["type"] == "message":
             return dict(frame["message"])
-        assert frame["type"] == "heartbeat", frame
+        # "state" (who is online, whether a rating is due) follows each batch of messages.
+        assert frame["type"] in ("heartbeat", "state"), frame
 
 
 def test_page_renders_the_agency_with_config_in_data_attributes_and_no_inline_code(stack: Stack) -> None:
@@ -97,7 +98,8 @@ def test_page_renders_the_agency_with_config_in_data_attributes_and_no_inline_co
     assert 'data-agency-slug="minsoc"' in html
     assert "<noscript>" in html and "потрібен JavaScript" in html
     assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/static/chat-ui.js" defer>',
-                                                   '<script src="/static/chat.js" defer>']
+                                                   '<script src="/static/chat.js" defer>',
+                                                   '<script src="/static/chat-state.js" defer>']
     assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=", html), "inline style or handler breaks a strict CSP"
     for path, kind in (("/static/chat.js", "javascript"), ("/static/chat-ui.js", "javascript"),
                        ("/static/chat.css", "text/css"), ("/static/chat-rich.css", "text/css")):

@@ -2,20 +2,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civdesk.db.base import Base, BigId, created_at_column
 
 
 class Contact(Base):
+    """One citizen as one channel knows them. Contacts found to be the same person (the same phone
+    number on two messengers, or linked by an agent) share a `person_id`: their histories join."""
+
     __tablename__ = "contact"
+    __table_args__ = (Index("ix_contact_agency_phone", "agency_id", "phone"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"), index=True)
     display_name: Mapped[str] = mapped_column(String(255))
     language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = created_at_column()
+    # The citizen's own number, digits only, when a platform vouches for it (WhatsApp's wa_id, a
+    # Telegram contact the citizen shared of themselves).
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The contact id that stands for the whole person; None until linked (the contact alone).
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), nullable=True, index=True)
 
 
 class ContactIdentity(Base):

@@ -198,9 +198,26 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
     )
     if any(a.get("file_id") for a in event.attachments):
         delivery_service.queue(session=session, message_id=message_id, channel_id=channel.id, kind=JobKind.FETCH)
+    phone = _own_phone(channel, event, new_contact=found is None)
+    if phone is not None:  # rare: a first WhatsApp message, or a shared own contact
+        await contact_service.record_phone(
+            session=session, agency_id=channel.agency_id, contact_id=contact_id, phone=phone
+        )
     if plan is not None:
         await routing_service.start_new_conversation(session=session, plan=plan, conversation=conversation, stamp=stamp)
     return message_id
+
+
+def _own_phone(channel: ChannelSnapshot, event: InboundEvent, *, new_contact: bool) -> str | None:
+    """The citizen's own number when the platform vouches for it: WhatsApp's wa_id is the number
+    itself; a contact card counts only when the platform says it is the sender's own (Telegram,
+    WhatsApp). Viber does not say whose card it is, so Viber contacts are linked by hand."""
+    for attachment in event.attachments:
+        if attachment.get("kind") == "contact" and attachment.get("is_own_number") is True:
+            return str(attachment.get("phone_number") or "") or None
+    if new_contact and channel.type == "whatsapp" and event.sender.external_id.isdigit():
+        return event.sender.external_id
+    return None
 
 
 async def _new_contact(conn: AsyncConnection, channel: ChannelSnapshot, event: InboundEvent, stamp: datetime) -> int:

@@ -65,6 +65,8 @@ class Conversation(Base):
     repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("conversation.id"), nullable=True)
     # A complaint about an agency can never be transferred to that agency.
     complaint_about_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), nullable=True)
+    # How it ended (knowledge.ResolutionCode); codes are archived, never deleted, so this stays valid.
+    resolution_code_id: Mapped[int | None] = mapped_column(ForeignKey("resolution_code.id"), nullable=True)
 
 
 class Message(Base):

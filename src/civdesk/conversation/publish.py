@@ -13,10 +13,17 @@ from civdesk.realtime import service as realtime_service
 
 
 def conversation_read(
-    conversation: Conversation, *, channel_type: str, contact_name: str, citizen_blocked: bool = False
+    conversation: Conversation,
+    *,
+    channel_type: str,
+    contact_name: str,
+    citizen_blocked: bool = False,
+    resolution_code: str | None = None,
 ) -> ConversationRead:
     return ConversationRead(
         citizen_blocked=citizen_blocked,
+        resolution_code_id=conversation.resolution_code_id,
+        resolution_code=resolution_code,
         id=conversation.id,
         agency_id=conversation.agency_id,
         channel_id=conversation.channel_id,

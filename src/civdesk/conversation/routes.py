@@ -4,15 +4,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from civdesk.conversation import history as conversation_history
 from civdesk.conversation import service as conversation_service
 from civdesk.conversation.schemas import (
     ConversationFilter,
     ConversationPage,
     ConversationRead,
+    HistoryPage,
     MessageCreate,
     MessagePage,
     MessageRead,
     NoteCreate,
+    ResolveRequest,
 )
 from civdesk.deps import CurrentAgent, SessionDep
 from civdesk.realtime import service as realtime_service
@@ -31,6 +34,15 @@ async def list_conversations(
 @router.get("/{conversation_id}", response_model=ConversationRead)
 async def get_conversation(conversation_id: int, who: CurrentAgent, session: SessionDep) -> ConversationRead:
     return await conversation_service.get(session=session, who=who, conversation_id=conversation_id)
+
+
+@router.get("/{conversation_id}/history", response_model=HistoryPage)
+async def history(conversation_id: int, who: CurrentAgent, session: SessionDep) -> HistoryPage:
+    """The citizen's conversations on every channel they are known by (linked contacts), newest first;
+    read any of them with GET /{id}/messages."""
+    page = await conversation_history.of_conversation(session=session, who=who, conversation_id=conversation_id)
+    await session.commit()  # the audit record of this view
+    return page
 
 
 @router.get("/{conversation_id}/messages", response_model=MessagePage)
@@ -80,7 +92,16 @@ async def assign_to_me(conversation_id: int, who: CurrentAgent, session: Session
 
 
 @router.post("/{conversation_id}/resolve", response_model=ConversationRead)
-async def resolve(conversation_id: int, who: CurrentAgent, session: SessionDep) -> ConversationRead:
-    conversation = await conversation_service.resolve(session=session, who=who, conversation_id=conversation_id)
+async def resolve(
+    conversation_id: int, who: CurrentAgent, session: SessionDep, body: ResolveRequest | None = None
+) -> ConversationRead:
+    """Resolves it with how it ended. When the agency keeps resolution codes, `resolution_code_id` is
+    required (400 resolution_code_required); an agency without codes may resolve with no body."""
+    conversation = await conversation_service.resolve(
+        session=session,
+        who=who,
+        conversation_id=conversation_id,
+        resolution_code_id=body.resolution_code_id if body else None,
+    )
     await realtime_service.commit(session)
     return conversation

@@ -58,6 +58,9 @@ class ConversationRead(BaseModel):
     transfer_count: int = 0
     repeat_of_id: int | None = None
     complaint_about_agency_id: int | None = None
+    # How it ended, chosen when resolving (knowledge.ResolutionCode): its id and its title.
+    resolution_code_id: int | None = None
+    resolution_code: str | None = None
 
 
 class ConversationPage(BaseModel):
@@ -71,6 +74,31 @@ class MessageCreate(BaseModel):
     template: str | None = Field(
         default=None, max_length=128, description="WhatsApp: an approved template, for outside the 24-hour window"
     )
+
+
+class ResolveRequest(BaseModel):
+    resolution_code_id: int | None = Field(
+        default=None, description="how it ended; required when the agency has resolution codes"
+    )
+
+
+class HistoryItem(BaseModel):
+    """One of the citizen's conversations, on any channel they are known by."""
+
+    id: int
+    channel_type: str
+    contact_id: int
+    contact_name: str
+    status: str
+    created_at: datetime
+    resolved_at: datetime | None
+    last_message_at: datetime
+    resolution_code: str | None
+    message_count: int
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryItem]
 
 
 class NoteCreate(BaseModel):

@@ -27,14 +27,16 @@ from civdesk.conversation.schemas import (
 )
 from civdesk.core import events
 from civdesk.core.clock import as_utc, now
-from civdesk.core.errors import Conflict, InvalidInput, NotFound, OutsideReplyWindow
+from civdesk.core.errors import Conflict, InvalidInput, NotFound, OutsideReplyWindow, ResolutionCodeRequired
 from civdesk.delivery import service as delivery_service
+from civdesk.knowledge import service as knowledge_service
+from civdesk.knowledge.models import ResolutionCode
 from civdesk.routing import service as routing_service
 
 
-def _with_names() -> Select[Conversation, str, str, bool]:
+def _with_names() -> Select[Conversation, str, str, bool, str | None]:
     return (
-        select(Conversation, Channel.type, Contact.display_name, ContactIdentity.is_blocked)
+        select(Conversation, Channel.type, Contact.display_name, ContactIdentity.is_blocked, ResolutionCode.title)
         .join(Channel, Channel.id == Conversation.channel_id)
         .join(Contact, Contact.id == Conversation.contact_id)
         .join(
@@ -42,6 +44,7 @@ def _with_names() -> Select[Conversation, str, str, bool]:
             (ContactIdentity.contact_id == Conversation.contact_id)
             & (ContactIdentity.channel_id == Conversation.channel_id),
         )
+        .outerjoin(ResolutionCode, ResolutionCode.id == Conversation.resolution_code_id)
     )
 
 
@@ -51,6 +54,7 @@ class _Loaded:
     channel_type: str
     contact_name: str
     citizen_blocked: bool
+    resolution_code: str | None = None
 
     def read(self) -> ConversationRead:
         return conversation_read(
@@ -58,6 +62,7 @@ class _Loaded:
             channel_type=self.channel_type,
             contact_name=self.contact_name,
             citizen_blocked=self.citizen_blocked,
+            resolution_code=self.resolution_code,
         )
 
 
@@ -78,7 +83,8 @@ async def list_for(*, session: AsyncSession, who: AgentIdentity, filters: Conver
         query = query.where(Conversation.id < filters.before_id)
     rows = (await session.execute(query.order_by(Conversation.id.desc()).limit(filters.limit + 1))).all()
     items = [
-        conversation_read(c, channel_type=t, contact_name=n, citizen_blocked=b) for c, t, n, b in rows[: filters.limit]
+        conversation_read(c, channel_type=t, contact_name=n, citizen_blocked=b, resolution_code=r)
+        for c, t, n, b, r in rows[: filters.limit]
     ]
     more = len(rows) > filters.limit
     return ConversationPage(items=items, next_before_id=items[-1].id if more and items else None)
@@ -89,8 +95,8 @@ async def _load(*, session: AsyncSession, who: AgentIdentity, conversation_id: i
     # Another agency's conversation answers exactly like a missing one: no existence leak.
     if row is None or row[0].agency_id != who.agency_id:
         raise NotFound(f"no conversation {conversation_id}", f"розмови {conversation_id} немає")
-    conversation, channel_type, contact_name, citizen_blocked = row
-    return _Loaded(conversation, channel_type, contact_name, citizen_blocked)
+    conversation, channel_type, contact_name, citizen_blocked, resolution_code = row
+    return _Loaded(conversation, channel_type, contact_name, citizen_blocked, resolution_code)
 
 
 async def get(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> ConversationRead:
@@ -237,11 +243,23 @@ async def _capacity(*, session: AsyncSession, who: AgentIdentity) -> int:
     return agent.capacity if agent is not None else 0
 
 
-async def resolve(*, session: AsyncSession, who: AgentIdentity, conversation_id: int) -> ConversationRead:
+async def resolve(
+    *, session: AsyncSession, who: AgentIdentity, conversation_id: int, resolution_code_id: int | None = None
+) -> ConversationRead:
+    """Once the agency keeps resolution codes, every resolution names one (KPIs count by it);
+    an agency without codes resolves as before, so older API clients keep working."""
     loaded = await _load(session=session, who=who, conversation_id=conversation_id)
     conversation = loaded.conversation
     if conversation.status == Status.RESOLVED.value:
         raise Conflict("the conversation is already resolved", "розмову вже завершено")
+    if resolution_code_id is not None:
+        code = await knowledge_service.active_code(session=session, agency_id=who.agency_id, code_id=resolution_code_id)
+        conversation.resolution_code_id = code.id
+        loaded.resolution_code = code.title
+    elif await knowledge_service.has_codes(session=session, agency_id=who.agency_id):
+        raise ResolutionCodeRequired(
+            "choose how the conversation ended (resolution_code_id)", "оберіть результат звернення"
+        )
     await routing_service.released(session=session, conversation=conversation)
     conversation.status = Status.RESOLVED.value
     conversation.resolved_at = now()

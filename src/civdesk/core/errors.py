@@ -40,6 +40,12 @@ class InvalidInput(CivdeskError):
     code = "invalid_input"
 
 
+class ResolutionCodeRequired(InvalidInput):
+    """The agency keeps resolution codes: resolving must name one."""
+
+    code = "resolution_code_required"
+
+
 class Unauthorized(CivdeskError):
     status = 401
     code = "unauthorized"

@@ -14,8 +14,8 @@ from civdesk.agency.models import Agency, Holiday, Topic
 from civdesk.agent.models import Agent, Role
 from civdesk.agent.service import AgentIdentity
 from civdesk.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from civdesk.routing import assign, decide
 from civdesk.routing import config as routing_config
-from civdesk.routing import decide
 from civdesk.routing.models import AgentLanguage, AgentSkill, TransferPartner
 from civdesk.routing.schemas import (
     AgencyRoutingRead,
@@ -195,6 +195,7 @@ async def write_skills(*, session: AsyncSession, who: AgentIdentity, agent_id: i
     agent = await _agent_here(session=session, who=who, agent_id=agent_id)
     if body.capacity is not None:
         agent.capacity = body.capacity
+        await assign.roster(session=session, agent_id=agent.id, agency_id=agent.agency_id, capacity=body.capacity)
     if body.topics is not None:
         for skill in body.topics:
             await agency_service.topic_in_agency(session=session, agency_id=who.agency_id, topic_id=skill.topic_id)

@@ -22,15 +22,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.agent.models import Agent
+from civdesk.channel.models import Channel
+from civdesk.contact.models import Contact
 from civdesk.conversation.models import Conversation, Status
+from civdesk.conversation.schemas import ConversationRead
 from civdesk.core.clock import as_utc, now
-from civdesk.presence.models import AgentPresence, PresenceStatus
 from civdesk.routing.config import AgencyRouting
 from civdesk.routing.models import AgentLanguage, AgentLoad, AgentSkill, RoutingDecision, Strategy
 
 _load = cast(Table, AgentLoad.__table__)
 _decision = cast(Table, RoutingDecision.__table__)
 _conversation = cast(Table, Conversation.__table__)
+_channel = cast(Table, Channel.__table__)
+_contact = cast(Table, Contact.__table__)
 CANDIDATES_RECORDED = 10
 
 
@@ -40,6 +44,7 @@ class Candidate:
     load: int
     capacity: int
     level: int
+    sticky: bool = False  # last helped this citizen
 
     def as_record(self) -> dict[str, int]:
         return {"agent_id": self.agent_id, "load": self.load, "capacity": self.capacity, "level": self.level}
@@ -59,40 +64,47 @@ async def rank(
     language: str | None,
     strategy: str,
     exclude: Collection[int] = (),
-    only_agent_id: int | None = None,
+    sticky_to: int | None = None,
     limit: int = CANDIDATES_RECORDED,
 ) -> Ranking:
-    """The eligible agents, best first by the strategy, and how many there are in all."""
-    load = func.coalesce(_load.c.open_count, 0)
+    """The eligible agents, best first by the strategy, and how many there are in all. `sticky_to`
+    (the agent who last helped this citizen) ranks first when eligible."""
+    load = _load.c.open_count
     level = AgentSkill.level if topic_id is not None else literal(0)
-    query = (
-        select(Agent.id, Agent.capacity, load.label("load"), level.label("level"), func.count().over().label("total"))
-        .join(AgentPresence, AgentPresence.agent_id == Agent.id)
-        .outerjoin(_load, _load.c.agent_id == Agent.id)
-        .where(
-            Agent.agency_id == cfg.id,
-            Agent.is_active.is_(True),
-            AgentPresence.status == PresenceStatus.ONLINE.value,
-            load < Agent.capacity,
-        )
+    # The agent who last helped this citizen comes first when eligible (another agency's never is).
+    sticky: Any = (_load.c.agent_id == sticky_to) if sticky_to is not None else literal(False)
+    # The roster row holds presence and capacity too: candidates come from one table (plus skills).
+    query = select(
+        _load.c.agent_id.label("id"),
+        _load.c.capacity,
+        load.label("load"),
+        level.label("level"),
+        sticky.label("sticky"),
+        func.count().over().label("total"),
     )
+    # With a topic, the skilled few are the place to start (the topic index), not the agency's whole
+    # roster: "+ 0" keeps a planner without statistics (SQLite) off the roster's agency index.
+    sqlite_topic = topic_id is not None and session.bind is not None and session.bind.dialect.name == "sqlite"
+    agency = (_load.c.agency_id + 0) if sqlite_topic else _load.c.agency_id
+    query = query.where(agency == cfg.id, _load.c.online.is_(True), load < _load.c.capacity)
     if topic_id is not None:
-        query = query.join(AgentSkill, and_(AgentSkill.agent_id == Agent.id, AgentSkill.topic_id == topic_id))
+        query = query.join(AgentSkill, and_(AgentSkill.agent_id == _load.c.agent_id, AgentSkill.topic_id == topic_id))
     if language and language != cfg.primary_language:
-        query = query.join(AgentLanguage, and_(AgentLanguage.agent_id == Agent.id, AgentLanguage.language == language))
+        query = query.join(
+            AgentLanguage, and_(AgentLanguage.agent_id == _load.c.agent_id, AgentLanguage.language == language)
+        )
     if exclude:
-        query = query.where(Agent.id.not_in(list(exclude)))
-    if only_agent_id is not None:
-        query = query.where(Agent.id == only_agent_id)
+        query = query.where(_load.c.agent_id.not_in(list(exclude)))
     longest_idle = _load.c.last_assigned_at.asc().nulls_first()
+    first = [sticky.desc()] if sticky_to is not None else []
     if strategy == Strategy.ROUND_ROBIN.value:
-        query = query.order_by(longest_idle, Agent.id)
+        query = query.order_by(*first, longest_idle, _load.c.agent_id)
     else:  # balanced: the lightest load relative to capacity, then the most skilled, then the longest idle
-        ratio = sql_cast(load, Float) / Agent.capacity
-        query = query.order_by(ratio, level.desc(), longest_idle, Agent.id)
+        ratio = sql_cast(load, Float) / _load.c.capacity
+        query = query.order_by(*first, ratio, level.desc(), longest_idle, _load.c.agent_id)
     rows = (await session.execute(query.limit(limit))).all()
     return Ranking(
-        candidates=tuple(Candidate(r.id, r.load, r.capacity, r.level) for r in rows),
+        candidates=tuple(Candidate(r.id, r.load, r.capacity, r.level, bool(r.sticky)) for r in rows),
         eligible_count=rows[0].total if rows else 0,
     )
 
@@ -108,29 +120,34 @@ async def claim_capacity(
 ) -> Claim:
     """Counts one more conversation for the agent, only while under `capacity` (None: no limit, for
     an agent who chose to take one). The agent's row is locked until commit, so concurrent claims
-    queue up and none can pass the capacity. Workers pass `wait=False`: a row another decision holds
-    is skipped instead of waited for, so decisions never wait on each other in a cycle (deadlock)."""
+    queue up and none can pass the capacity. Workers pass `wait=False`: on PostgreSQL a row another
+    decision holds is skipped instead of waited for, so decisions never wait on each other in a cycle
+    (deadlock). The common case is one conditional UPDATE."""
     if capacity is not None and capacity <= 0:
         return Claim.FULL
     conn = await session.connection()
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    await conn.execute(
-        dialect.insert(_load)
-        .values(agent_id=agent_id, agency_id=agency_id, open_count=0)
-        .on_conflict_do_nothing(index_elements=["agent_id"])
-    )
-    lock = select(_load.c.open_count).where(_load.c.agent_id == agent_id).with_for_update(skip_locked=not wait)
-    row = (await conn.execute(lock)).first()
-    if row is None:
-        return Claim.BUSY
-    if capacity is not None and row.open_count >= capacity:
-        return Claim.FULL
-    await conn.execute(
+    postgres = conn.dialect.name == "postgresql"
+    target = _load.c.agent_id == agent_id
+    if postgres and not wait:
+        target = _load.c.agent_id.in_(
+            select(_load.c.agent_id).where(_load.c.agent_id == agent_id).with_for_update(skip_locked=True)
+        )
+    under = (_load.c.open_count < capacity) if capacity is not None else literal(True)
+    taken = await conn.execute(
         update(_load)
-        .where(_load.c.agent_id == agent_id)
+        .where(target, under)
         .values(open_count=_load.c.open_count + 1, last_assigned_at=now(), agency_id=agency_id)
+        .returning(_load.c.open_count)
     )
-    return Claim.TAKEN
+    if taken.first() is not None:
+        return Claim.TAKEN
+    current = await conn.scalar(select(_load.c.open_count).where(_load.c.agent_id == agent_id))
+    if current is None:  # the agent's first conversation ever: create the row, then claim again
+        await roster(session=session, agent_id=agent_id, agency_id=agency_id)
+        return await claim_capacity(
+            session=session, agent_id=agent_id, agency_id=agency_id, capacity=capacity, wait=wait
+        )
+    return Claim.FULL if capacity is not None and current >= capacity else Claim.BUSY
 
 
 async def release(*, session: AsyncSession, agent_id: int | None) -> None:
@@ -144,29 +161,43 @@ async def release(*, session: AsyncSession, agent_id: int | None) -> None:
     )
 
 
+_helper = _conversation.alias("earlier")
+# Who last helped this citizen (sticky routing), read with the lock: the citizen's own index serves it.
+_LAST_HELPER = (
+    select(_helper.c.assignee_id)
+    .where(
+        _helper.c.contact_id == _conversation.c.contact_id,
+        _helper.c.id != _conversation.c.id,
+        _helper.c.assignee_id.is_not(None),
+    )
+    .order_by(_helper.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_LOCK = (
+    select(
+        _conversation,
+        _channel.c.type.label("channel_type"),
+        _contact.c.display_name.label("contact_name"),
+        _LAST_HELPER.label("last_helper_id"),
+    )
+    .join(_channel, _channel.c.id == _conversation.c.channel_id)
+    .join(_contact, _contact.c.id == _conversation.c.contact_id)
+)
+
+
 async def lock_conversation(*, session: AsyncSession, conversation_id: int) -> Any:
-    """The conversation's routing state, locked until commit so one decision at a time touches it."""
+    """The conversation, locked until commit so one decision at a time touches it, with what its
+    events need (channel type, citizen's name): no second read to tell the consoles."""
     return (
-        await session.execute(
-            select(
-                _conversation.c.id,
-                _conversation.c.agency_id,
-                _conversation.c.contact_id,
-                _conversation.c.topic_id,
-                _conversation.c.language,
-                _conversation.c.priority,
-                _conversation.c.status,
-                _conversation.c.assignee_id,
-                _conversation.c.assigned_at,
-                _conversation.c.queued_at,
-                _conversation.c.triage_pending,
-                _conversation.c.awaiting_since,
-                _conversation.c.first_response_at,
-            )
-            .where(_conversation.c.id == conversation_id)
-            .with_for_update()
-        )
+        await session.execute(_LOCK.where(_conversation.c.id == conversation_id).with_for_update(of=_conversation))
     ).first()
+
+
+def read_of(row: Any, **changes: Any) -> ConversationRead:
+    """The event shape of a locked row, after the given changes."""
+    values = {name: getattr(row, name) for name in ConversationRead.model_fields if hasattr(row, name)}
+    return ConversationRead.model_validate(values | changes)
 
 
 async def set_assignee(*, session: AsyncSession, conversation_id: int, agent_id: int | None, queued: bool) -> None:
@@ -211,22 +242,6 @@ async def record(
             "created_at": now(),
         },
     )
-
-
-async def last_helper(*, session: AsyncSession, contact_id: int, agency_id: int, conversation_id: int) -> int | None:
-    """Who last helped this citizen in this agency (sticky routing sends them back there)."""
-    helper: int | None = await session.scalar(
-        select(Conversation.assignee_id)
-        .where(
-            Conversation.contact_id == contact_id,
-            Conversation.agency_id == agency_id,
-            Conversation.id != conversation_id,
-            Conversation.assignee_id.is_not(None),
-        )
-        .order_by(Conversation.id.desc())
-        .limit(1)
-    )
-    return helper
 
 
 async def queue_position(
@@ -286,14 +301,31 @@ async def expected_wait_minutes(
 
 
 async def _online_skilled(*, session: AsyncSession, cfg: AgencyRouting, topic_id: int | None) -> int:
-    query = (
-        select(func.count())
-        .select_from(Agent)
-        .join(AgentPresence, AgentPresence.agent_id == Agent.id)
-        .where(
-            Agent.agency_id == cfg.id, Agent.is_active.is_(True), AgentPresence.status == PresenceStatus.ONLINE.value
-        )
-    )
+    query = select(func.count()).select_from(_load).where(_load.c.agency_id == cfg.id, _load.c.online.is_(True))
     if topic_id is not None:
-        query = query.join(AgentSkill, and_(AgentSkill.agent_id == Agent.id, AgentSkill.topic_id == topic_id))
+        query = query.join(AgentSkill, and_(AgentSkill.agent_id == _load.c.agent_id, AgentSkill.topic_id == topic_id))
     return await session.scalar(query) or 0
+
+
+async def roster(
+    *, session: AsyncSession, agent_id: int, agency_id: int, online: bool | None = None, capacity: int | None = None
+) -> None:
+    """Keeps the agent's roster row in step with their presence and capacity (in the caller's transaction)."""
+    conn = await session.connection()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    changes: dict[str, Any] = {}
+    if online is not None:
+        changes["online"] = online
+    if capacity is not None:
+        changes["capacity"] = capacity
+    own_capacity = select(Agent.capacity).where(Agent.id == agent_id).scalar_subquery()
+    statement = dialect.insert(_load).values(
+        agent_id=agent_id,
+        agency_id=agency_id,
+        open_count=0,
+        capacity=capacity if capacity is not None else own_capacity,
+        online=bool(online),
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(index_elements=["agent_id"], set_=changes or {"agency_id": agency_id})
+    )

@@ -89,7 +89,13 @@ async def route_one(
                 await _tell_position(session=session, cfg=cfg, row=row)
         return Routed.MANUAL
     ranking = await assign.rank(
-        session=session, cfg=cfg, topic_id=row.topic_id, language=row.language, strategy=strategy, exclude=exclude
+        session=session,
+        cfg=cfg,
+        topic_id=row.topic_id,
+        language=row.language,
+        strategy=strategy,
+        exclude=exclude,
+        sticky_to=row.last_helper_id if row.last_helper_id not in exclude else None,
     )
     ordered = list(ranking.candidates)
     rule = (
@@ -97,20 +103,6 @@ async def route_one(
         if strategy == Strategy.BALANCED.value
         else "longest since their last assignment (round robin)"
     )
-    helper = await assign.last_helper(
-        session=session, contact_id=row.contact_id, agency_id=cfg.id, conversation_id=row.id
-    )
-    if helper is not None and helper not in exclude:
-        sticky = await assign.rank(
-            session=session,
-            cfg=cfg,
-            topic_id=row.topic_id,
-            language=row.language,
-            strategy=strategy,
-            only_agent_id=helper,
-        )
-        if sticky.candidates:
-            ordered = [sticky.candidates[0], *(c for c in ordered if c.agent_id != helper)]
     contended = False
     for candidate in ordered:
         claim = await assign.claim_capacity(
@@ -118,7 +110,7 @@ async def route_one(
         )
         contended |= claim is assign.Claim.BUSY
         if claim is assign.Claim.TAKEN:
-            reason = "sticky: last helped this citizen" if candidate.agent_id == helper else rule
+            reason = "sticky: last helped this citizen" if candidate.sticky else rule
             await _assigned(
                 session=session,
                 cfg=cfg,
@@ -182,7 +174,7 @@ async def _assigned(
     await schedule_reassign(
         session=session, cfg=cfg, conversation_id=row.id, topic_id=row.topic_id, agent_id=agent_id, start=now()
     )
-    read = await automatic.conversation_read(session=session, conversation_id=row.id)
+    read = assign.read_of(row, assignee_id=agent_id, queued_at=None)
     publish.conversation_changed(
         session=session, conversation=read, types=(events.CONVERSATION_ASSIGNED, events.CONVERSATION_UPDATED)
     )
@@ -219,7 +211,7 @@ async def _tell_position(*, session: AsyncSession, cfg: AgencyRouting, row: Any)
         if minutes is not None
         else messages.text("queued_nobody", language, position=position)
     )
-    read = await automatic.conversation_read(session=session, conversation_id=row.id)
+    read = assign.read_of(row)
     await automatic.send(session=session, conversation=read, text=text)
 
 

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civdesk.db.base import Base, BigId, UtcDateTime, created_at_column
@@ -41,15 +41,19 @@ class AgentLanguage(Base):
 
 
 class AgentLoad(Base):
-    """How many open conversations an agent holds. Kept by every assignment and release with a
-    conditional UPDATE, so two workers can never push an agent past capacity."""
+    """Routing's roster: per agent, whether they take conversations now, how many they may hold and
+    how many they hold. The count changes only by a conditional UPDATE of this row, so two workers can
+    never push an agent past capacity; `online` and `capacity` copy presence and the agent's setting
+    (kept in the same transactions), so ranking candidates reads one table, not four."""
 
     __tablename__ = "agent_load"
-    __table_args__ = (Index("ix_agent_load_agency", "agency_id", "open_count"),)
+    __table_args__ = (Index("ix_agent_load_agency", "agency_id", "online", "open_count"),)
 
     agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
     open_count: Mapped[int] = mapped_column(Integer, default=0)
+    capacity: Mapped[int] = mapped_column(Integer, default=5)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 

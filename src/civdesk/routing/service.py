@@ -343,6 +343,9 @@ async def released(*, session: AsyncSession, conversation: Conversation) -> None
 
 
 async def presence_changed(*, session: AsyncSession, agency_id: int, agent_id: int, status: str) -> None:
+    await assign.roster(
+        session=session, agent_id=agent_id, agency_id=agency_id, online=status == PresenceStatus.ONLINE.value
+    )
     if status == PresenceStatus.ONLINE.value:
         await decide.kick(session=session, agency_id=agency_id)
     elif status == PresenceStatus.OFFLINE.value:

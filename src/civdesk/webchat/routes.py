@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,12 +20,20 @@ from civdesk.realtime.socket import LiveSocket, refuse
 from civdesk.webchat import files as webchat_files
 from civdesk.webchat import service as webchat_service
 from civdesk.webchat.access import agency_channel, citizen_session
-from civdesk.webchat.schemas import ChatSessionRead, CitizenMessageCreate, CitizenSendResult, TranscriptRead
+from civdesk.webchat.schemas import (
+    ChatSessionRead,
+    ChatStateRead,
+    CitizenMessageCreate,
+    CitizenRatingCreate,
+    CitizenSendResult,
+    TranscriptRead,
+)
 
 router = APIRouter(tags=["web chat"])
 router.include_router(webchat_files.router)
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "web" / "templates"))
-_CITIZEN_EVENTS = {events.MESSAGE_CREATED}
+_CITIZEN_EVENTS = {events.MESSAGE_CREATED, events.CONVERSATION_UPDATED}
+_WIDGET = Path(__file__).parent.parent / "web" / "static" / "widget.js"
 _ACCEPT = ",".join(sorted(ALLOWED_TYPES))
 
 
@@ -40,6 +48,54 @@ async def chat_page(agency_slug: str, request: Request, session: SessionDep, set
         "max_file_mb": settings.max_file_bytes // (1024 * 1024),
     }
     return templates.TemplateResponse(request, "chat.html", context)
+
+
+@router.get("/chat/{agency_slug}/widget.js", include_in_schema=False)
+async def widget(agency_slug: str, session: SessionDep) -> FileResponse:
+    """The agency's site embeds the chat with one tag: <script src=".../chat/{slug}/widget.js" defer>.
+    The script finds the slug and our origin in its own URL, so one static file serves every agency."""
+    await agency_channel(session, agency_slug)
+    return FileResponse(
+        _WIDGET,
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=300", "Cross-Origin-Resource-Policy": "cross-origin"},
+    )
+
+
+@router.get("/chat/{agency_slug}/state", response_model=ChatStateRead)
+async def chat_state(
+    agency_slug: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> ChatStateRead:
+    """Whether anyone is online to answer, and whether the citizen's resolved conversation awaits a rating.
+    Works before a session exists (no Authorization): then only `agents_online` is told."""
+    _, channel = await agency_channel(session, agency_slug)
+    session_id = (
+        None
+        if authorization is None
+        else citizen_session(secret_key=settings.secret_key, authorization=authorization, agency_slug=agency_slug)
+    )
+    return await webchat_service.chat_state(session=session, channel=channel, session_id=session_id)
+
+
+@router.post("/chat/{agency_slug}/rating", response_model=ChatStateRead)
+async def rate(
+    agency_slug: str,
+    body: CitizenRatingCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> ChatStateRead:
+    """The citizen's 1–5 score of their resolved conversation; answering again replaces it."""
+    session_id = citizen_session(secret_key=settings.secret_key, authorization=authorization, agency_slug=agency_slug)
+    _, channel = await agency_channel(session, agency_slug)
+    await webchat_service.rate(
+        session=session, channel=channel, session_id=session_id, score=body.score, comment=body.comment
+    )
+    await session.commit()
+    return await webchat_service.chat_state(session=session, channel=channel, session_id=session_id)
 
 
 @router.post("/chat/{agency_slug}/session", response_model=ChatSessionRead)
@@ -141,6 +197,9 @@ async def citizen_socket(agency_slug: str, websocket: WebSocket) -> None:
                     cursor = await _send_transcript(
                         websocket, session, channel.id, session_id, cursor, settings.secret_key, agency_slug
                     )
+                    # A resolved conversation asks for a rating at once, without a reload.
+                    state = await webchat_service.chat_state(session=session, channel=channel, session_id=session_id)
+                    await websocket.send_json({"type": "state", "state": state.model_dump(mode="json")})
                 if not await _wait_for_own_chat(socket, channel.id, contact_id):
                     return
         except (WebSocketDisconnect, RuntimeError):
@@ -179,7 +238,11 @@ async def _wait_for_own_chat(socket: LiveSocket, channel_id: int, contact_id: in
     """Waits for a message event in this citizen's chat; False when the citizen has gone."""
     while (event := await socket.next_event()) is not None:
         payload = event.get("payload")
-        conversation = payload.get("conversation") if isinstance(payload, dict) else None
+        # message.created carries {message, conversation}; conversation.updated the conversation itself.
+        if event.get("type") == events.MESSAGE_CREATED:
+            conversation = payload.get("conversation") if isinstance(payload, dict) else None
+        else:
+            conversation = payload
         if (
             event.get("type") in _CITIZEN_EVENTS
             and isinstance(conversation, dict)

@@ -51,3 +51,17 @@ class TranscriptRead(BaseModel):
 class CitizenSendResult(BaseModel):
     ok: bool = True
     duplicate: bool = Field(description="this client_msg_id was accepted before; nothing was stored twice")
+
+
+class ChatStateRead(BaseModel):
+    """What the chat page shows beside the transcript."""
+
+    agents_online: bool = Field(description="false: the chat says the question is recorded and answered later")
+    conversation_status: str | None = Field(default=None, description="of the citizen's latest conversation")
+    rating_due: bool = Field(default=False, description="resolved and not rated yet: ask for 1–5")
+    rated: int | None = Field(default=None, description="the score the citizen gave, if any")
+
+
+class CitizenRatingCreate(BaseModel):
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)

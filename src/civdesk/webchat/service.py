@@ -12,10 +12,14 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civdesk.channel.models import Channel
 from civdesk.contact.models import ContactIdentity
-from civdesk.conversation.models import Conversation, Direction, Message
-from civdesk.core.errors import Unauthorized
-from civdesk.webchat.schemas import CitizenButtonRead, CitizenFileRead, CitizenMessageRead
+from civdesk.conversation.models import Conversation, Direction, Message, Status
+from civdesk.core.errors import Conflict, Unauthorized
+from civdesk.presence.models import AgentPresence, PresenceStatus
+from civdesk.quality import service as quality_service
+from civdesk.quality.schemas import RatingRead
+from civdesk.webchat.schemas import ChatStateRead, CitizenButtonRead, CitizenFileRead, CitizenMessageRead
 
 SESSION_MAX_AGE_SECONDS = 90 * 24 * 3600
 TRANSCRIPT_PAGE = 500
@@ -177,4 +181,65 @@ async def contact_of(*, session: AsyncSession, channel_id: int, session_id: str)
         select(ContactIdentity.contact_id).where(
             ContactIdentity.channel_id == channel_id, ContactIdentity.external_id == session_id
         )
+    )
+
+
+async def latest_conversation(*, session: AsyncSession, channel_id: int, session_id: str) -> Conversation | None:
+    """The citizen's newest conversation in this web chat: the one a rating would be about."""
+    return await session.scalar(
+        select(Conversation)
+        .join(
+            ContactIdentity,
+            (ContactIdentity.contact_id == Conversation.contact_id) & (ContactIdentity.channel_id == channel_id),
+        )
+        .where(ContactIdentity.external_id == session_id, Conversation.channel_id == channel_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
+async def agents_online(*, session: AsyncSession, agency_id: int) -> bool:
+    """Someone can answer now. Presence leases expire by themselves (presence.service), so an
+    "online" row means a console is really open."""
+    found = await session.scalar(
+        select(AgentPresence.agent_id)
+        .where(AgentPresence.agency_id == agency_id, AgentPresence.status == PresenceStatus.ONLINE.value)
+        .limit(1)
+    )
+    return found is not None
+
+
+async def chat_state(*, session: AsyncSession, channel: Channel, session_id: str | None) -> ChatStateRead:
+    online = await agents_online(session=session, agency_id=channel.agency_id)
+    conversation = (
+        None
+        if session_id is None
+        else await latest_conversation(session=session, channel_id=channel.id, session_id=session_id)
+    )
+    if conversation is None:
+        return ChatStateRead(agents_online=online)
+    rating = await quality_service.of_conversation(session=session, conversation_id=conversation.id)
+    resolved = conversation.status == Status.RESOLVED.value
+    return ChatStateRead(
+        agents_online=online,
+        conversation_status=conversation.status,
+        rating_due=resolved and rating is None,
+        rated=rating.score if rating else None,
+    )
+
+
+async def rate(
+    *, session: AsyncSession, channel: Channel, session_id: str, score: int, comment: str | None
+) -> RatingRead:
+    """The citizen rates their latest conversation, once it is resolved."""
+    conversation = await latest_conversation(session=session, channel_id=channel.id, session_id=session_id)
+    if conversation is None or conversation.status != Status.RESOLVED.value:
+        raise Conflict("only a resolved conversation can be rated", "оцінити можна лише завершену розмову")
+    return await quality_service.rate(
+        session=session,
+        conversation_id=conversation.id,
+        agency_id=conversation.agency_id,
+        score=score,
+        comment=comment,
+        channel=channel.type,
     )

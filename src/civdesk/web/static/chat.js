@@ -318,6 +318,8 @@
       let data = null;
       try { data = JSON.parse(event.data); } catch (_) { return; }
       if (data && data.type === "message") addServer(data.message, false);
+      // Who is online and whether a rating is due: chat-state.js shows it.
+      else if (data && data.type === "state") root.dispatchEvent(new CustomEvent("civdesk:state", { detail: data.state }));
     };
     ws.onclose = (event) => {
       if (socket !== ws) return;
@@ -369,6 +371,7 @@
   // For tests and support staff: the live socket, the last id seen, how many messages wait to be sent.
   window.civdeskChat = {
     get socket() { return socket; },
+    get token() { return token; },
     get lastId() { return lastId; },
     get pending() { return outbox.length; },
     reconnect: reconnectNow,

@@ -60,6 +60,8 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("agency_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("open_count", sa.Integer(), nullable=False),
+        sa.Column("capacity", sa.Integer(), nullable=False),
+        sa.Column("online", sa.Boolean(), nullable=False),
         sa.Column("last_assigned_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["agency_id"], ["agency.id"], name=op.f("fk_agent_load_agency_id_agency"), ondelete="CASCADE"
@@ -70,7 +72,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("agent_id", name=op.f("pk_agent_load")),
     )
     with op.batch_alter_table("agent_load", schema=None) as batch_op:
-        batch_op.create_index("ix_agent_load_agency", ["agency_id", "open_count"], unique=False)
+        batch_op.create_index("ix_agent_load_agency", ["agency_id", "online", "open_count"], unique=False)
 
     op.create_table(
         "agent_skill",
@@ -281,11 +283,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("next_response_seconds", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("resolution_seconds", sa.Integer(), nullable=True))
 
-    # Conversations already held by agents count towards their load from the start.
+    # Every agent is on the roster from the start, with the conversations they already hold.
     op.execute(
-        "INSERT INTO agent_load (agent_id, agency_id, open_count) "
-        "SELECT assignee_id, agency_id, COUNT(*) FROM conversation "
-        "WHERE assignee_id IS NOT NULL AND status <> 'resolved' GROUP BY assignee_id, agency_id"
+        "INSERT INTO agent_load (agent_id, agency_id, open_count, capacity, online) "
+        "SELECT agent.id, agent.agency_id, "
+        "(SELECT COUNT(*) FROM conversation WHERE conversation.assignee_id = agent.id "
+        "AND conversation.status <> 'resolved'), agent.capacity, "
+        "COALESCE((SELECT agent_presence.status = 'online' FROM agent_presence "
+        "WHERE agent_presence.agent_id = agent.id), false) FROM agent"
     )
 
 

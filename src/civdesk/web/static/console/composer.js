@@ -2,6 +2,8 @@
 
 import { $, $$ } from "./dom.js";
 import { t } from "./i18n.js";
+import { CannedPicker } from "./canned.js";
+import { EmojiPicker } from "./emoji.js";
 
 export class Composer {
   constructor(state, { api, announce, onSent }) {
@@ -16,6 +18,11 @@ export class Composer {
     this.file = null;
     this.busy = false;
     this.maxBytes = Number(document.body.dataset.maxFileBytes) || 20 * 1024 * 1024;
+    this.canned = new CannedPicker({
+      api, text: this.text, announce,
+      topicOf: () => this.state.conversations.get(this.state.selectedId)?.topic_id ?? null,
+    });
+    this.emoji = new EmojiPicker({ text: this.text, announce });
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.send();
@@ -57,12 +64,15 @@ export class Composer {
   }
 
   reset() {
+    this.canned.close();
+    this.emoji.hide(false);
     this.text.value = "";
     this.choose(null);
     this.setMode("reply");
   }
 
   keydown(event) {
+    if (this.canned.keydown(event)) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.ctrlKey && !event.altKey) {
       event.preventDefault();
       this.send();

@@ -6,6 +6,8 @@ import { channelBadge } from "./format.js";
 import { assigneeText } from "./inbox.js";
 import { messageElement } from "./transcript.js";
 import { Composer } from "./composer.js";
+import { HistoryPanel } from "./history.js";
+import { ResolveDialog } from "./resolve.js";
 
 export class ConversationPane {
   constructor(state, { api, announce, flash }) {
@@ -19,6 +21,8 @@ export class ConversationPane {
     this.shownId = null;
     this.drafts = new Map(); // conversation id → unsent text
     this.composer = new Composer(state, { api, announce, onSent: (m) => this.sent(m) });
+    this.history = new HistoryPanel(state, { api, flash, download: (m, i, name) => this.download(m, i, name) });
+    this.resolution = new ResolveDialog({ api });
     $("#assign").addEventListener("click", () => this.assign());
     $("#resolve").addEventListener("click", () => this.resolve());
   }
@@ -43,6 +47,7 @@ export class ConversationPane {
       this.composer.text.value = this.drafts.get(conversation.id) || "";
     }
     this.renderHeader();
+    this.history.show(conversation.id);
     if (!this.state.transcripts.has(conversation.id) && !this.state.loadingTranscript.has(conversation.id)) {
       await this.load(conversation.id);
     }
@@ -81,6 +86,7 @@ export class ConversationPane {
       channelBadge(conversation.channel_type),
       h("span", { class: "conv__sep", "aria-hidden": "true" }, "·"),
       h("span", {}, t(`conv.status.${conversation.status}`)),
+      conversation.resolution_code ? h("span", { class: "conv__code" }, `(${conversation.resolution_code})`) : null,
       h("span", { class: "conv__sep", "aria-hidden": "true" }, "·"),
       h("span", { class: "conv__assignee" }, assigneeText(conversation, state)),
       h("span", { class: "conv__sep", "aria-hidden": "true" }, "·"),
@@ -129,6 +135,9 @@ export class ConversationPane {
   }
 
   rerender() {
+    this.history.relabel();
+    this.composer.canned.relabel();
+    this.composer.emoji.relabel();
     this.elements.clear();
     this.log.replaceChildren();
     this.renderHeader();
@@ -165,9 +174,12 @@ export class ConversationPane {
 
   async resolve() {
     const conversation = this.conversation;
-    if (!conversation || conversation.status === "resolved") return;
+    if (!conversation || conversation.status === "resolved" || this.resolution.pending) return;
     try {
-      this.state.upsertConversation(await this.api.post(`/api/v1/conversations/${conversation.id}/resolve`));
+      const code = await this.resolution.choose();
+      if (code === null) return; // cancelled
+      const body = code === undefined ? undefined : { resolution_code_id: code };
+      this.state.upsertConversation(await this.api.post(`/api/v1/conversations/${conversation.id}/resolve`, body));
       this.announce(t("conv.resolved"));
       this.changed();
     } catch (error) {

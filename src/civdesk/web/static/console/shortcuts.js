@@ -34,7 +34,8 @@ export function installShortcuts(actions) {
 
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
-    if (isTyping(event.target) || help.open || !actions.enabled()) return;
+    // Any open dialog (help, resolve, a past conversation) owns the keyboard.
+    if (isTyping(event.target) || document.querySelector("dialog[open]") || !actions.enabled()) return;
     const action = keys[event.key];
     if (!action) return;
     event.preventDefault();

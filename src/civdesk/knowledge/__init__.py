@@ -1,0 +1,1 @@
+"""Knowledge: canned answers and resolution codes; the knowledge base will grow from them."""

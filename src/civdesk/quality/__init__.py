@@ -1,0 +1,1 @@
+"""Quality: citizens' ratings now; QA scorecards and reviews will join them."""
