@@ -144,6 +144,14 @@ async def retry(*, session: AsyncSession, timer_id: int, error: str, after_secon
     )
 
 
+async def still_running(*, session: AsyncSession, ids: list[int]) -> list[int]:
+    """Which of these claimed timers are not finished yet."""
+    rows = await session.scalars(
+        select(_timer.c.id).where(_timer.c.id.in_(ids), _timer.c.status == TimerStatus.RUNNING.value)
+    )
+    return list(rows)
+
+
 async def next_due(*, session: AsyncSession) -> datetime | None:
     due: datetime | None = await session.scalar(
         select(func.min(_timer.c.due_at)).where(

@@ -34,7 +34,8 @@ class TimerWorker:
         handlers: Mapping[str, Handler],
         poll_seconds: float = 1.0,
         lease_seconds: float = 60.0,
-        batch_size: int = 100,
+        batch_size: int = 200,
+        per_transaction: int = 25,
         concurrency: int = 4,
         max_attempts: int = 8,
     ) -> None:
@@ -43,6 +44,7 @@ class TimerWorker:
         self._poll_seconds = poll_seconds
         self._lease_seconds = lease_seconds
         self._batch_size = batch_size
+        self._per_transaction = per_transaction
         self._slots = asyncio.Semaphore(concurrency)
         self._max_attempts = max_attempts
 
@@ -76,8 +78,37 @@ class TimerWorker:
             )
             await session.commit()
         if claimed:
-            await asyncio.gather(*(self._guarded(timer) for timer in claimed))
+            step = self._per_transaction
+            await asyncio.gather(*(self._fire_together(claimed[i : i + step]) for i in range(0, len(claimed), step)))
         return len(claimed)
+
+    async def _fire_together(self, timers: list[ClaimedTimer]) -> None:
+        """Fires several timers in one transaction (a burst of due timers costs one commit per group,
+        not per timer). If any fails, the group rolls back and the timers not yet done are fired one
+        by one, so one bad timer neither blocks nor repeats the others."""
+        async with self._slots:
+            try:
+                async with self._sessionmaker() as session:
+                    for timer in timers:
+                        await self._run(session, timer)
+                        await timer_service.finish(session=session, timer_id=timer.id)
+                    await realtime_service.commit(session)
+                return
+            except Exception:
+                log.warning("a group of %d timers failed; firing them one by one", len(timers), exc_info=True)
+            async with self._sessionmaker() as session:
+                # A handler may have committed part of the group itself (a queue drain commits per case).
+                open_ids = set(await timer_service.still_running(session=session, ids=[t.id for t in timers]))
+        for timer in timers:
+            if timer.id in open_ids:
+                await self._guarded(timer)
+
+    async def _run(self, session: AsyncSession, timer: ClaimedTimer) -> None:
+        handler = self._handlers.get(timer.kind)
+        if handler is None:
+            log.error("timer %s has unknown kind %r; dropping it", timer.id, timer.kind)
+            return
+        await handler(session, timer)
 
     async def _guarded(self, timer: ClaimedTimer) -> None:
         async with self._slots:
@@ -98,11 +129,7 @@ class TimerWorker:
 
     async def fire(self, timer: ClaimedTimer) -> None:
         """Runs the handler and marks the timer done in one transaction: done means its work is committed."""
-        handler = self._handlers.get(timer.kind)
         async with self._sessionmaker() as session:
-            if handler is None:
-                log.error("timer %s has unknown kind %r; dropping it", timer.id, timer.kind)
-            else:
-                await handler(session, timer)
+            await self._run(session, timer)
             await timer_service.finish(session=session, timer_id=timer.id)
             await realtime_service.commit(session)
