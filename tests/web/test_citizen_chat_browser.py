@@ -30,6 +30,7 @@ def test_keyboard_only_citizen_gets_a_live_reply_that_survives_a_reload(
     expect(page.locator("html")).to_have_attribute("lang", "uk")
     expect(page.get_by_role("heading", level=1)).to_have_text(AGENCY)
     expect(page.get_by_text("Ваше звернення бачать лише працівники відомства")).to_be_visible()
+    expect(page.locator("#hours")).to_have_text("Працюємо цілодобово.")
 
     page.keyboard.press("Tab")
     assert citizen.focused() == "log"  # the transcript scrolls, so it takes focus

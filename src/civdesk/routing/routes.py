@@ -8,22 +8,25 @@ from fastapi import APIRouter, Query, status
 from civdesk.conversation.schemas import ConversationRead
 from civdesk.deps import CurrentAgent, SessionDep
 from civdesk.realtime import service as realtime_service
-from civdesk.routing import admin, reports, transfer
+from civdesk.routing import admin, reports, transfer, wall
 from civdesk.routing.schemas import (
     AgencyRoutingRead,
     AgencyRoutingUpdate,
+    AtRiskRead,
     BouncePage,
     BreachRead,
     ComplaintUpdate,
     HolidayCreate,
     HolidayRead,
     QueueRead,
+    RosterRead,
     RoutingHistory,
     SkillsRead,
     SkillsWrite,
     TopicRead,
     TopicWrite,
     TransferCreate,
+    TransferTargets,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["routing"])
@@ -127,6 +130,30 @@ async def write_skills(agent_id: int, body: SkillsWrite, who: CurrentAgent, sess
 @router.get("/routing/queues", response_model=list[QueueRead])
 async def queues(who: CurrentAgent, session: SessionDep) -> list[QueueRead]:
     return await reports.queues(session=session, who=who)
+
+
+@router.get("/routing/transfer-targets", response_model=TransferTargets)
+async def transfer_targets(who: CurrentAgent, session: SessionDep) -> TransferTargets:
+    """Where I may transfer a conversation: my agency's other agents and its topics, and the agencies
+    that accept transfers from mine."""
+    return await wall.transfer_targets(session=session, who=who)
+
+
+@router.get("/routing/roster", response_model=list[RosterRead])
+async def roster(who: CurrentAgent, session: SessionDep) -> list[RosterRead]:
+    """My agency's agents with region, presence and load (supervisors)."""
+    return await wall.roster(session=session, who=who)
+
+
+@router.get("/routing/at-risk", response_model=list[AtRiskRead])
+async def at_risk(
+    who: CurrentAgent,
+    session: SessionDep,
+    within_minutes: Annotated[int, Query(ge=0, le=24 * 60)] = 15,
+) -> list[AtRiskRead]:
+    """Open conversations whose response or resolution target is due within `within_minutes` or already
+    missed, soonest first (supervisors)."""
+    return await wall.at_risk(session=session, who=who, within_minutes=within_minutes)
 
 
 @router.get("/routing/breaches", response_model=list[BreachRead])

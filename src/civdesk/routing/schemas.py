@@ -171,6 +171,49 @@ class QueueRead(BaseModel):
     longest_wait_seconds: float | None
 
 
+class TransferTargetItem(BaseModel):
+    id: int
+    name: str
+    status: str | None = Field(default=None, description="an agent's presence: online, away or offline")
+
+
+class TransferTargetAgency(BaseModel):
+    slug: str
+    name: str
+
+
+class TransferTargets(BaseModel):
+    """Where the caller may transfer a conversation: an agent or a topic of their agency, or an agency
+    that accepts transfers from theirs."""
+
+    agents: list[TransferTargetItem]
+    topics: list[TransferTargetItem]
+    agencies: list[TransferTargetAgency]
+
+
+class RosterRead(BaseModel):
+    """An agent on the supervisor's wall: where they work, whether they take conversations, their load."""
+
+    agent_id: int
+    name: str
+    role: str
+    region: str | None
+    status: str
+    open_count: int
+    capacity: int
+
+
+class AtRiskRead(BaseModel):
+    conversation_id: int
+    contact_name: str | None
+    topic_id: int | None
+    assignee_id: int | None
+    target: str = Field(description="first_response, next_response or resolution")
+    due_at: datetime
+    seconds_left: int = Field(description="negative once missed")
+    breached: bool
+
+
 class BounceRow(BaseModel):
     key: int | None
     label: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse
@@ -68,16 +68,19 @@ async def chat_state(
     session: SessionDep,
     settings: SettingsDep,
     authorization: Annotated[str | None, Header()] = None,
+    lang: Literal["uk", "en"] = "uk",
 ) -> ChatStateRead:
-    """Whether anyone is online to answer, and whether the citizen's resolved conversation awaits a rating.
-    Works before a session exists (no Authorization): then only `agents_online` is told."""
+    """Whether anyone is online to answer, the agency's working hours (in `lang`) and, when closed, when
+    it opens; the citizen's place in the queue with an expected wait; whether their resolved
+    conversation awaits a rating. Works before a session exists (no Authorization): then the
+    citizen's own fields are empty."""
     _, channel = await agency_channel(session, agency_slug)
     session_id = (
         None
         if authorization is None
         else citizen_session(secret_key=settings.secret_key, authorization=authorization, agency_slug=agency_slug)
     )
-    return await webchat_service.chat_state(session=session, channel=channel, session_id=session_id)
+    return await webchat_service.chat_state(session=session, channel=channel, session_id=session_id, language=lang)
 
 
 @router.post("/chat/{agency_slug}/rating", response_model=ChatStateRead)

@@ -60,6 +60,16 @@ class ChatStateRead(BaseModel):
     conversation_status: str | None = Field(default=None, description="of the citizen's latest conversation")
     rating_due: bool = Field(default=False, description="resolved and not rated yet: ask for 1–5")
     rated: int | None = Field(default=None, description="the score the citizen gave, if any")
+    open_now: bool = Field(default=True, description="within the agency's working hours (not a holiday)")
+    always_open: bool = Field(default=True, description="no working hours set: answered around the clock")
+    hours: str = Field(default="", description="the working hours in one line, in the requested language")
+    time_zone: str = Field(default="", description="the agency's time zone, in which `hours` are given")
+    opens_at: datetime | None = Field(default=None, description="closed now: when the agency next opens")
+    opens_at_text: str | None = Field(default=None, description="`opens_at` in local time: 01.12 08:00")
+    queue_position: int | None = Field(default=None, description="waiting for an officer: 1 is served next")
+    expected_wait_minutes: int | None = Field(
+        default=None, description="open and waiting: about how long; null when nobody who could answer is online"
+    )
 
 
 class CitizenRatingCreate(BaseModel):

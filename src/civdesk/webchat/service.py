@@ -12,13 +12,17 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civdesk.agency import hours
 from civdesk.channel.models import Channel
 from civdesk.contact.models import ContactIdentity
 from civdesk.conversation.models import Conversation, Direction, Message, Status
+from civdesk.core.clock import now
 from civdesk.core.errors import Conflict, Unauthorized
 from civdesk.presence.models import AgentPresence, PresenceStatus
 from civdesk.quality import service as quality_service
 from civdesk.quality.schemas import RatingRead
+from civdesk.routing import assign
+from civdesk.routing import config as routing_config
 from civdesk.webchat.schemas import ChatStateRead, CitizenButtonRead, CitizenFileRead, CitizenMessageRead
 
 SESSION_MAX_AGE_SECONDS = 90 * 24 * 3600
@@ -209,23 +213,52 @@ async def agents_online(*, session: AsyncSession, agency_id: int) -> bool:
     return found is not None
 
 
-async def chat_state(*, session: AsyncSession, channel: Channel, session_id: str | None) -> ChatStateRead:
+async def chat_state(
+    *, session: AsyncSession, channel: Channel, session_id: str | None, language: str = "uk"
+) -> ChatStateRead:
+    """Who can answer, the agency's hours (and, when closed, when it opens), the citizen's place in
+    the queue with an expected wait while open, and whether a rating is due."""
     online = await agents_online(session=session, agency_id=channel.agency_id)
+    cfg = await routing_config.load(session=session, agency_id=channel.agency_id)
+    moment = now()
+    open_now = hours.is_open(cfg.calendar, moment)
+    opening = None if open_now else hours.next_opening(cfg.calendar, moment)
+    state = ChatStateRead(
+        agents_online=online,
+        open_now=open_now,
+        always_open=cfg.calendar.always_open,
+        hours=hours.describe(cfg.calendar, language),
+        time_zone=cfg.calendar.time_zone.key,
+        opens_at=opening,
+        opens_at_text=opening.astimezone(cfg.calendar.time_zone).strftime("%d.%m %H:%M") if opening else None,
+    )
     conversation = (
         None
         if session_id is None
         else await latest_conversation(session=session, channel_id=channel.id, session_id=session_id)
     )
     if conversation is None:
-        return ChatStateRead(agents_online=online)
+        return state
     rating = await quality_service.of_conversation(session=session, conversation_id=conversation.id)
     resolved = conversation.status == Status.RESOLVED.value
-    return ChatStateRead(
-        agents_online=online,
-        conversation_status=conversation.status,
-        rating_due=resolved and rating is None,
-        rated=rating.score if rating else None,
-    )
+    state.conversation_status = conversation.status
+    state.rating_due = resolved and rating is None
+    state.rated = rating.score if rating else None
+    # After a transfer to another agency the queue is that agency's: its hours do not change the
+    # page (the page is this agency's), but the place in the queue is where the question waits now.
+    if not resolved and conversation.assignee_id is None and conversation.queued_at is not None:
+        state.queue_position = await assign.queue_position(
+            session=session,
+            agency_id=conversation.agency_id,
+            topic_id=conversation.topic_id,
+            priority=conversation.priority,
+            queued_at=conversation.queued_at,
+        )
+        if open_now and conversation.agency_id == cfg.id:
+            state.expected_wait_minutes = await assign.expected_wait_minutes(
+                session=session, cfg=cfg, topic_id=conversation.topic_id, position=state.queue_position
+            )
+    return state
 
 
 async def rate(

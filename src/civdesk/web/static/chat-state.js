@@ -1,6 +1,7 @@
-/* civdesk citizen web chat: beside the transcript. When nobody is online the chat says so, and that
- * the question is kept and will be answered; when the agency resolves the conversation it asks for a
- * 1–5 rating. The state comes once over HTTP on load and then with every websocket update (chat.js).
+/* civdesk citizen web chat: beside the transcript. The agency's working hours, and when it is closed,
+ * when it opens; while the citizen waits in the queue, their place and an expected wait. When nobody
+ * is online the chat says so, and that the question is kept and will be answered; when the agency
+ * resolves the conversation it asks for a 1–5 rating. The state comes once over HTTP on load and then with every websocket update (chat.js).
  */
 (function () {
   "use strict";
@@ -11,14 +12,66 @@
   const base = "/chat/" + encodeURIComponent(root.dataset.agencySlug || "");
   const byId = (id) => document.getElementById(id);
   const el = {
-    availability: byId("availability"), form: byId("rating"), error: byId("rating-error"),
+    availability: byId("availability"), hours: byId("hours"), queue: byId("queue"), form: byId("rating"), error: byId("rating-error"),
     comment: byId("rating-comment"), send: byId("rating-send"), status: byId("status"),
   };
   let ratedNow = false; // the citizen has just rated: thank them once
+  let queueTimer = null; // while waiting in the queue, the place is asked for again now and then
+  const QUEUE_REFRESH_MS = 30000;
+  const lang = document.documentElement.lang === "en" ? "en" : "uk";
+  const WORDS = {
+    uk: {
+      hours: "Графік роботи: {hours} (час за {zone}).",
+      always: "Працюємо цілодобово.",
+      closed: "Зараз неробочий час. Працівники відповідатимуть після відкриття: {when}.",
+      closedNever: "Зараз неробочий час.",
+      queue: "Ви в черзі: {position}-й. Орієнтовне очікування — близько {minutes} хв.",
+      queueNobody: "Ви в черзі: {position}-й. Ми відповімо, щойно працівник звільниться.",
+      queueClosed: "Ви в черзі: {position}-й. Ваше питання збережено до відкриття.",
+    },
+    en: {
+      hours: "Working hours: {hours} ({zone} time).",
+      always: "We work around the clock.",
+      closed: "We are closed now. Officers will answer once we open: {when}.",
+      closedNever: "We are closed now.",
+      queue: "You are number {position} in the queue. Expected wait: about {minutes} min.",
+      queueNobody: "You are number {position} in the queue. We will answer as soon as an officer is free.",
+      queueClosed: "You are number {position} in the queue. Your question is kept until we open.",
+    },
+  }[lang];
+  const say = (key, values) => WORDS[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
+
+  function showHours(state) {
+    if (!state.hours) return;
+    const text = [state.always_open ? say("always", {}) : say("hours", { hours: state.hours, zone: state.time_zone })];
+    if (state.open_now === false) {
+      text.unshift(state.opens_at_text ? say("closed", { when: state.opens_at_text }) : say("closedNever", {}));
+    }
+    el.hours.textContent = text.join(" ");
+    el.hours.hidden = false;
+    el.hours.classList.toggle("hours--closed", state.open_now === false);
+  }
+
+  function showQueue(state) {
+    const position = state.queue_position;
+    const waiting = Number.isInteger(position);
+    let text = "";
+    if (waiting && state.open_now === false) text = say("queueClosed", { position: position });
+    else if (waiting && Number.isInteger(state.expected_wait_minutes)) {
+      text = say("queue", { position: position, minutes: state.expected_wait_minutes });
+    } else if (waiting) text = say("queueNobody", { position: position });
+    if (el.queue.textContent !== text) el.queue.textContent = text;
+    el.queue.hidden = !waiting;
+    clearTimeout(queueTimer);
+    if (waiting) queueTimer = setTimeout(refresh, QUEUE_REFRESH_MS);
+  }
 
   function apply(state) {
     if (!state) return;
-    el.availability.hidden = Boolean(state.agents_online);
+    showHours(state);
+    showQueue(state);
+    // Closed: the hours say when someone answers, so the "nobody online" notice would only repeat it.
+    el.availability.hidden = Boolean(state.agents_online) || state.open_now === false;
     const due = Boolean(state.rating_due);
     if (due && el.form.hidden) {
       el.form.hidden = false;
@@ -31,7 +84,7 @@
   async function refresh() {
     const headers = chat.token ? { Authorization: "Bearer " + chat.token } : {};
     try {
-      const res = await fetch(base + "/state", { headers: headers });
+      const res = await fetch(base + "/state?lang=" + lang, { headers: headers });
       if (res.ok) apply(await res.json());
     } catch (_) { /* the websocket brings the state once it connects */ }
   }

@@ -8,6 +8,7 @@ import { messageElement } from "./transcript.js";
 import { Composer } from "./composer.js";
 import { HistoryPanel } from "./history.js";
 import { ResolveDialog } from "./resolve.js";
+import { TransferDialog } from "./transfer.js";
 
 export class ConversationPane {
   constructor(state, { api, announce, flash }) {
@@ -23,7 +24,9 @@ export class ConversationPane {
     this.composer = new Composer(state, { api, announce, onSent: (m) => this.sent(m) });
     this.history = new HistoryPanel(state, { api, flash, download: (m, i, name) => this.download(m, i, name) });
     this.resolution = new ResolveDialog({ api });
+    this.transferring = new TransferDialog({ api });
     $("#assign").addEventListener("click", () => this.assign());
+    $("#transfer").addEventListener("click", () => this.transfer());
     $("#resolve").addEventListener("click", () => this.resolve());
   }
 
@@ -97,6 +100,7 @@ export class ConversationPane {
     assign.disabled = resolved || mine;
     assign.dataset.i18n = mine ? "conv.mine" : "conv.assign";
     assign.textContent = t(assign.dataset.i18n);
+    $("#transfer").disabled = resolved;
     const resolve = $("#resolve");
     resolve.disabled = resolved;
     resolve.dataset.i18n = resolved ? "conv.status.resolved" : "conv.resolve";
@@ -136,6 +140,7 @@ export class ConversationPane {
 
   rerender() {
     this.history.relabel();
+    this.transferring.relabel();
     this.composer.canned.relabel();
     this.composer.emoji.relabel();
     this.elements.clear();
@@ -181,6 +186,28 @@ export class ConversationPane {
       const body = code === undefined ? undefined : { resolution_code_id: code };
       this.state.upsertConversation(await this.api.post(`/api/v1/conversations/${conversation.id}/resolve`, body));
       this.announce(t("conv.resolved"));
+      this.changed();
+    } catch (error) {
+      this.flash(t("error.generic", { message: error.message }));
+    }
+  }
+
+  async transfer() {
+    const conversation = this.conversation;
+    if (!conversation || conversation.status === "resolved" || this.transferring.pending) return;
+    try {
+      const result = await this.transferring.open(conversation);
+      if (!result) return; // cancelled
+      const { conversation: moved, destination, kind } = result;
+      if (kind === "agency" && moved.agency_id !== this.state.me.agency_id) {
+        // It now belongs to the other agency: it leaves every list here (as for colleagues, by event).
+        document.dispatchEvent(new CustomEvent("civdesk:gone", {
+          detail: { id: moved.id, message: t("transfer.done.agency", { name: destination }) },
+        }));
+        return;
+      }
+      this.state.upsertConversation(moved);
+      this.announce(t("transfer.done", { name: destination }));
       this.changed();
     } catch (error) {
       this.flash(t("error.generic", { message: error.message }));

@@ -9,6 +9,7 @@ import { Inbox } from "./inbox.js";
 import { ConversationPane } from "./conversation.js";
 import { PresenceControl } from "./presence.js";
 import { installShortcuts } from "./shortcuts.js";
+import { SupervisorWall } from "./wall.js";
 import { channelName } from "./format.js";
 import { beep, notifyNewConversation } from "./notify.js";
 
@@ -37,6 +38,13 @@ export class ConsoleSession {
     const tools = { api: this.api, announce: (m) => this.announce(m), flash: (m) => this.flash(m) };
     this.pane = new ConversationPane(this.state, tools);
     this.presence = new PresenceControl(this.state, tools);
+    if (me.role !== "agent") {
+      this.wall = new SupervisorWall(this.state, {
+        ...tools,
+        onSelect: (id) => this.select(id, { focus: "conversation" }),
+        onToggle: (open) => open || this.pane.show(),
+      });
+    }
     await this.presence.load({ goOnline: fresh });
     this.socket = new EventSocket({
       token: this.token,
@@ -69,6 +77,7 @@ export class ConsoleSession {
 
   wire() {
     document.addEventListener("civdesk:changed", () => this.render());
+    document.addEventListener("civdesk:gone", (event) => this.gone(event.detail.id, event.detail.message));
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && this.state.selectedId !== null) {
         this.state.markRead(this.state.selectedId);
@@ -91,6 +100,8 @@ export class ConsoleSession {
       compose: (mode) => this.state.selectedId !== null && this.pane.composer.focus(mode),
       assign: () => this.pane.assign(),
       resolve: () => this.pane.resolve(),
+      transfer: () => !this.pane.section.hidden && this.pane.transfer(),
+      wall: () => this.wall && (this.wall.isOpen ? this.wall.close({ focus: true }) : this.wall.open()),
     });
   }
 
@@ -136,7 +147,7 @@ export class ConsoleSession {
       this.pending = [];
       for (const [event, live] of pending) this.apply(event, live);
       this.render();
-      if (this.state.selectedId !== null) this.pane.show();
+      if (this.state.selectedId !== null && !this.wall?.isOpen) this.pane.show();
     }
   }
 
@@ -150,6 +161,7 @@ export class ConsoleSession {
   apply(event, live) {
     const { state } = this;
     const payload = event.payload || {};
+    this.wall?.seen(event);
     switch (event.type) {
       case "conversation.created":
         state.upsertConversation(payload);
@@ -180,6 +192,12 @@ export class ConsoleSession {
       case "agent.presence":
         this.presence.changed(payload);
         break;
+      case "conversation.transferred":
+        if (payload.to_agency_id !== state.me.agency_id) {
+          const shown = payload.conversation_id === state.selectedId;
+          this.gone(payload.conversation_id, live && shown ? t("transfer.gone", { id: payload.conversation_id }) : null);
+        }
+        return;
       default:
         return;
     }
@@ -192,6 +210,24 @@ export class ConsoleSession {
     this.announce(t("announce.new_conversation", { name, channel }));
     if ($("#sound").checked) beep();
     notifyNewConversation({ name, channel, onClick: () => this.select(conversation.id, { focus: "conversation" }) });
+  }
+
+  /** A conversation left this agency (transferred): it leaves every list, and the pane if open there. */
+  gone(id, message) {
+    const { state } = this;
+    const shown = state.selectedId === id;
+    if (!state.forget(id) && !shown) return;
+    if (shown) {
+      const focusLost = this.pane.section.contains(document.activeElement) || document.querySelector("dialog[open]");
+      history.replaceState(null, "", location.pathname + location.search);
+      if (!this.wall?.isOpen) {
+        this.pane.show();
+        $("#layout").dataset.pane = "list";
+      }
+      if (focusLost) $("#inbox-heading").focus();
+    }
+    if (message) this.announce(message);
+    this.render();
   }
 
   // -- selection and views
@@ -213,6 +249,7 @@ export class ConsoleSession {
     }
     state.selectedId = id;
     state.markRead(id);
+    this.wall?.close({ restore: false });
     if (location.hash !== `#/conversations/${id}`) history.replaceState(null, "", `#/conversations/${id}`);
     $("#layout").dataset.pane = "conversation";
     this.render();
@@ -250,6 +287,7 @@ export class ConsoleSession {
   relabel() {
     $("#me-role").textContent = `(${t(`role.${this.state.me.role}`)})`;
     this.presence.relabel();
+    this.wall?.relabel();
     this.pane.composer.setMode(this.pane.composer.mode);
     this.pane.rerender();
     this.render();

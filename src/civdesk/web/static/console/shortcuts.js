@@ -29,6 +29,8 @@ export function installShortcuts(actions) {
     n: () => actions.compose("note"),
     a: () => actions.assign(),
     e: () => actions.resolve(),
+    t: () => actions.transfer(),
+    w: () => actions.wall(),
     "?": openHelp,
   };
 

@@ -87,6 +87,16 @@ export class ConsoleState {
     if (this.unread.delete(conversationId)) this.save();
   }
 
+  /** The conversation has left this agency (transferred): forget everything about it. */
+  forget(conversationId) {
+    const known = this.conversations.delete(conversationId);
+    this.transcripts.delete(conversationId);
+    this.loadingTranscript.delete(conversationId);
+    if (this.unread.delete(conversationId)) this.save();
+    if (this.selectedId === conversationId) this.selectedId = null;
+    return known;
+  }
+
   // -- transcripts
 
   transcript(conversationId) {
