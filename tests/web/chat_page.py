@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ class Citizen:
         self.page.on("pageerror", lambda exc: self.problems.append(f"uncaught error: {exc}"))
         self.page.on("console", self._console)
         self.page.on("request", self._request)
-        self.page.route(self.url, self._with_csp)
+        self.page.route(re.compile(re.escape(self.url) + r"(\?.*)?$"), self._with_csp)  # ?lang= too
 
     def _with_csp(self, route: Route) -> None:
         response = route.fetch()
@@ -40,8 +41,8 @@ class Citizen:
         if request.method == "POST" and request.url.endswith("/chat/minsoc/messages"):
             self.sent_ids.append(json.loads(request.post_data or "{}")["client_msg_id"])
 
-    def open(self) -> Page:
-        self.page.goto(self.url)
+    def open(self, query: str = "") -> Page:
+        self.page.goto(self.url + query)
         expect(self.page.locator("#composer")).to_be_visible()
         return self.page
 

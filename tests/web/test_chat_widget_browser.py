@@ -76,7 +76,8 @@ def test_one_script_tag_adds_a_keyboard_friendly_launcher_that_opens_the_chat(
         expect(frame.locator("#availability")).to_contain_text("Зараз немає працівників на зв'язку")
         _axe(page, "the launcher with the chat open")
 
-        page.keyboard.press("Tab")  # into the chat: its transcript, the name, the message
+        page.keyboard.press("Tab")  # into the chat: its language switch, transcript, the name, the message
+        page.keyboard.press("Tab")
         page.keyboard.press("Tab")
         page.keyboard.press("Tab")
         expect(frame.locator("#message")).to_be_focused()

@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import unescape as html_unescape
 from typing import Any
 
 import httpx
@@ -97,14 +98,49 @@ def test_page_renders_the_agency_with_config_in_data_attributes_and_no_inline_co
     assert "Міністерство соціальної політики" in html
     assert 'data-agency-slug="minsoc"' in html
     assert "<noscript>" in html and "потрібен JavaScript" in html
-    assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/static/chat-ui.js" defer>',
+    assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/static/chat-lang.js">',
+                                                   '<script src="/static/chat-ui.js" defer>',
                                                    '<script src="/static/chat.js" defer>',
                                                    '<script src="/static/chat-state.js" defer>']
     assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=", html), "inline style or handler breaks a strict CSP"
     for path, kind in (("/static/chat.js", "javascript"), ("/static/chat-ui.js", "javascript"),
+                       ("/static/chat-lang.js", "javascript"), ("/static/chat-i18n/en.json", "json"),
                        ("/static/chat.css", "text/css"), ("/static/chat-rich.css", "text/css")):
         asset = stack.client.get(path)
         assert asset.status_code == 200 and kind in asset.headers["content-type"]
+
+
+@pytest.mark.parametrize(
+    ("query", "accept_language", "expected"),
+    [
+        ("", None, "uk"),
+        ("?lang=en", None, "en"),
+        ("?lang=uk", "en-GB,en;q=0.9", "uk"),  # the query wins
+        ("?lang=fr", "en-US,en;q=0.8", "en"),  # an unknown ?lang= is ignored
+        ("", "de-DE,de;q=0.9,en;q=0.8,uk;q=0.7", "en"),  # the first of ours, by preference
+        ("", "uk;q=0.5,en;q=0.9", "en"),
+        ("", "ru,de;q=0.9", "uk"),  # neither: Ukrainian
+        ("", "en;q=0,uk-UA", "uk"),
+    ],
+)
+def test_page_language_comes_from_lang_then_accept_language_then_ukrainian(
+    stack: Stack, query: str, accept_language: str | None, expected: str
+) -> None:
+    headers = {"accept-language": accept_language} if accept_language else {}
+    response = stack.client.get(f"/chat/minsoc{query}", headers=headers)
+    assert response.status_code == 200
+    html = response.text
+    assert f'<html lang="{expected}">' in html
+    assert response.headers["content-language"] == expected
+    other = "uk" if expected == "en" else "en"
+    assert f'href="?lang={other}" lang="{other}"' in html  # the switch to the other language
+    if expected == "en":
+        assert "<title>Online chat — Міністерство соціальної політики</title>" in html
+        assert "The chat needs JavaScript" in html and "потрібен JavaScript" not in html
+        strings = json.loads(html_unescape(re.search(r"data-strings='([^']*)'", html).group(1)))  # type: ignore[union-attr]
+        assert strings["state.sent"] == "sent" and strings["queue.nobody"].startswith("You are number")
+    else:
+        assert "Онлайн-чат — Міністерство соціальної політики" in html
 
 
 def test_citizen_message_reaches_the_agent_as_a_webchat_conversation(stack: Stack) -> None:

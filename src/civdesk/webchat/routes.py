@@ -18,6 +18,7 @@ from civdesk.files.service import ALLOWED_TYPES
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime.socket import LiveSocket, refuse
 from civdesk.webchat import files as webchat_files
+from civdesk.webchat import language
 from civdesk.webchat import service as webchat_service
 from civdesk.webchat.access import agency_channel, citizen_session
 from civdesk.webchat.schemas import (
@@ -38,16 +39,31 @@ _ACCEPT = ",".join(sorted(ALLOWED_TYPES))
 
 
 @router.get("/chat/{agency_slug}", response_class=HTMLResponse, include_in_schema=False)
-async def chat_page(agency_slug: str, request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+async def chat_page(
+    agency_slug: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: str | None = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> HTMLResponse:
+    """The chat in `?lang=uk|en`, else in the browser's language (uk or en), else in Ukrainian. The
+    page remembers a citizen's own choice (its language switch) and applies it when `lang` is absent."""
     agency_name, _ = await agency_channel(session, agency_slug)
+    page_lang = language.choose(lang, accept_language)
     context = {
+        "lang": page_lang,
+        "other_lang": language.catalogue(page_lang)["lang.other.code"],
+        "t": language.translator(page_lang),
+        "strings": language.catalogue(page_lang),
         "agency_name": agency_name,
         "agency_slug": agency_slug,
         "accept": _ACCEPT,
         "max_file_bytes": settings.max_file_bytes,
         "max_file_mb": settings.max_file_bytes // (1024 * 1024),
     }
-    return templates.TemplateResponse(request, "chat.html", context)
+    headers = {"Content-Language": page_lang, "Vary": "Accept-Language"}
+    return templates.TemplateResponse(request, "chat.html", context, headers=headers)
 
 
 @router.get("/chat/{agency_slug}/widget.js", include_in_schema=False)
@@ -90,15 +106,17 @@ async def rate(
     session: SessionDep,
     settings: SettingsDep,
     authorization: Annotated[str | None, Header()] = None,
+    lang: Literal["uk", "en"] = "uk",
 ) -> ChatStateRead:
-    """The citizen's 1–5 score of their resolved conversation; answering again replaces it."""
+    """The citizen's 1–5 score of their resolved conversation; answering again replaces it. Answers
+    the state, its texts in `lang`."""
     session_id = citizen_session(secret_key=settings.secret_key, authorization=authorization, agency_slug=agency_slug)
     _, channel = await agency_channel(session, agency_slug)
     await webchat_service.rate(
         session=session, channel=channel, session_id=session_id, score=body.score, comment=body.comment
     )
     await session.commit()
-    return await webchat_service.chat_state(session=session, channel=channel, session_id=session_id)
+    return await webchat_service.chat_state(session=session, channel=channel, session_id=session_id, language=lang)
 
 
 @router.post("/chat/{agency_slug}/session", response_model=ChatSessionRead)
@@ -171,8 +189,9 @@ async def transcript(
 
 @router.websocket("/chat/{agency_slug}/ws")
 async def citizen_socket(agency_slug: str, websocket: WebSocket) -> None:
-    """Pushes new messages of this citizen's chat; `after_id` resumes without a gap after reconnecting.
-    A bad token is closed with 4401 after accepting, so the page can tell it from a network failure."""
+    """Pushes new messages of this citizen's chat; `after_id` resumes without a gap after reconnecting;
+    `lang` (uk, en) is the language of the state's texts. A bad token is closed with 4401 after
+    accepting, so the page can tell it from a network failure."""
     settings = websocket.app.state.settings
     maker: async_sessionmaker[AsyncSession] = websocket.app.state.sessionmaker
     try:
@@ -186,6 +205,7 @@ async def citizen_socket(agency_slug: str, websocket: WebSocket) -> None:
         return
     cursor_param = websocket.query_params.get("after_id", "0")
     cursor = int(cursor_param) if cursor_param.isdigit() else 0
+    lang = "en" if websocket.query_params.get("lang") == "en" else "uk"
     await websocket.accept()
     async with bus_module.current().subscribe(bus_module.agency_topic(channel.agency_id)) as live:
         socket = LiveSocket(websocket, live)
@@ -201,7 +221,9 @@ async def citizen_socket(agency_slug: str, websocket: WebSocket) -> None:
                         websocket, session, channel.id, session_id, cursor, settings.secret_key, agency_slug
                     )
                     # A resolved conversation asks for a rating at once, without a reload.
-                    state = await webchat_service.chat_state(session=session, channel=channel, session_id=session_id)
+                    state = await webchat_service.chat_state(
+                        session=session, channel=channel, session_id=session_id, language=lang
+                    )
                     await websocket.send_json({"type": "state", "state": state.model_dump(mode="json")})
                 if not await _wait_for_own_chat(socket, channel.id, contact_id):
                     return

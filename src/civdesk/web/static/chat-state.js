@@ -8,7 +8,7 @@
 
   const root = document.getElementById("chat");
   const chat = window.civdeskChat;
-  if (!root || !chat) return;
+  if (!root || !chat || !window.civdeskChatUI) return;
   const base = "/chat/" + encodeURIComponent(root.dataset.agencySlug || "");
   const byId = (id) => document.getElementById(id);
   const el = {
@@ -18,34 +18,15 @@
   let ratedNow = false; // the citizen has just rated: thank them once
   let queueTimer = null; // while waiting in the queue, the place is asked for again now and then
   const QUEUE_REFRESH_MS = 30000;
-  const lang = document.documentElement.lang === "en" ? "en" : "uk";
-  const WORDS = {
-    uk: {
-      hours: "Графік роботи: {hours} (час за {zone}).",
-      always: "Працюємо цілодобово.",
-      closed: "Зараз неробочий час. Працівники відповідатимуть після відкриття: {when}.",
-      closedNever: "Зараз неробочий час.",
-      queue: "Ви в черзі: {position}-й. Орієнтовне очікування — близько {minutes} хв.",
-      queueNobody: "Ви в черзі: {position}-й. Ми відповімо, щойно працівник звільниться.",
-      queueClosed: "Ви в черзі: {position}-й. Ваше питання збережено до відкриття.",
-    },
-    en: {
-      hours: "Working hours: {hours} ({zone} time).",
-      always: "We work around the clock.",
-      closed: "We are closed now. Officers will answer once we open: {when}.",
-      closedNever: "We are closed now.",
-      queue: "You are number {position} in the queue. Expected wait: about {minutes} min.",
-      queueNobody: "You are number {position} in the queue. We will answer as soon as an officer is free.",
-      queueClosed: "You are number {position} in the queue. Your question is kept until we open.",
-    },
-  }[lang];
-  const say = (key, values) => WORDS[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
+  const ui = window.civdeskChatUI;
+  const lang = ui.lang;
+  const say = ui.t; // the strings: static/chat-i18n/<lang>.json, like the rest of the page
 
   function showHours(state) {
     if (!state.hours) return;
-    const text = [state.always_open ? say("always", {}) : say("hours", { hours: state.hours, zone: state.time_zone })];
+    const text = [state.always_open ? say("hours.always") : say("hours", { hours: state.hours, zone: state.time_zone })];
     if (state.open_now === false) {
-      text.unshift(state.opens_at_text ? say("closed", { when: state.opens_at_text }) : say("closedNever", {}));
+      text.unshift(state.opens_at_text ? say("hours.closed", { when: state.opens_at_text }) : say("hours.closed_never"));
     }
     el.hours.textContent = text.join(" ");
     el.hours.hidden = false;
@@ -56,10 +37,10 @@
     const position = state.queue_position;
     const waiting = Number.isInteger(position);
     let text = "";
-    if (waiting && state.open_now === false) text = say("queueClosed", { position: position });
+    if (waiting && state.open_now === false) text = say("queue.closed", { position: position });
     else if (waiting && Number.isInteger(state.expected_wait_minutes)) {
       text = say("queue", { position: position, minutes: state.expected_wait_minutes });
-    } else if (waiting) text = say("queueNobody", { position: position });
+    } else if (waiting) text = say("queue.nobody", { position: position });
     if (el.queue.textContent !== text) el.queue.textContent = text;
     el.queue.hidden = !waiting;
     clearTimeout(queueTimer);
@@ -98,30 +79,30 @@
     event.preventDefault();
     const chosen = el.form.querySelector("input[name=score]:checked");
     if (!chosen) {
-      showError("Оберіть оцінку від 1 до 5.");
+      showError(say("rating.error.none"));
       el.form.querySelector("input[name=score]").focus();
       return;
     }
     showError("");
     el.send.disabled = true;
     try {
-      const res = await fetch(base + "/rating", {
+      const res = await fetch(base + "/rating?lang=" + lang, {
         method: "POST",
-        headers: { Authorization: "Bearer " + chat.token, "Content-Type": "application/json" },
+        headers: { Authorization: "Bearer " + chat.token, "Content-Type": "application/json", "Accept-Language": lang },
         body: JSON.stringify({ score: Number(chosen.value), comment: el.comment.value.trim() || null }),
       });
       if (!res.ok) {
         const body = await res.json().catch(() => null);
-        showError((body && body.error && body.error.message) || "Не вдалося надіслати оцінку. Спробуйте ще раз.");
+        showError((body && body.error && body.error.message) || say("rating.error.failed"));
         return;
       }
       ratedNow = true;
       apply(await res.json());
-      el.status.textContent = "Дякуємо за оцінку! Вона допомагає відомству працювати краще.";
+      el.status.textContent = say("rating.thanks");
       el.status.classList.add("status--active");
       byId("message").focus(); // the form is gone: focus goes where the citizen can write again
     } catch (_) {
-      showError("Немає зв'язку із сервером. Спробуйте ще раз.");
+      showError(say("rating.error.network"));
     } finally {
       el.send.disabled = false;
     }

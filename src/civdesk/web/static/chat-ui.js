@@ -1,14 +1,26 @@
 /* civdesk citizen web chat: the pieces of the page (messages, files, buttons, the attach control).
  * Loaded before chat.js, which keeps the state and talks to the server; nothing here does network I/O.
+ * Also the page's words: t(key) reads the catalogue the server put in #chat's data-strings.
  */
 (function () {
   "use strict";
 
-  const timeFmt = new Intl.DateTimeFormat("uk-UA", { hour: "2-digit", minute: "2-digit" });
-  const dayFmt = new Intl.DateTimeFormat("uk-UA", {
+  // The page's strings in its language (static/chat-i18n/<lang>.json), handed over by the server.
+  const root = document.getElementById("chat");
+  let strings = {};
+  try { strings = JSON.parse((root && root.dataset.strings) || "{}"); } catch (_) { /* keys show themselves */ }
+  const lang = document.documentElement.lang === "en" ? "en" : "uk";
+  /** t("attach.too_big", {name: "a.pdf"}): the string with {name} filled in; a missing key shows itself. */
+  function t(key, values) {
+    const text = typeof strings[key] === "string" ? strings[key] : key;
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (values && name in values ? String(values[name]) : whole));
+  }
+  const locale = t("locale");
+  const timeFmt = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" });
+  const dayFmt = new Intl.DateTimeFormat(locale, {
     day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
   });
-  const sizeFmt = new Intl.NumberFormat("uk-UA", { maximumFractionDigits: 1 });
+  const sizeFmt = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
   // Shown inline as a preview; everything is a download link in any case.
   const PREVIEW_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
 
@@ -30,9 +42,9 @@
     return (date.toDateString() === new Date().toDateString() ? timeFmt : dayFmt).format(date);
   }
   function formatSize(bytes) {
-    if (bytes < 1024) return bytes + " Б";
-    if (bytes < 1024 * 1024) return sizeFmt.format(bytes / 1024) + " КБ";
-    return sizeFmt.format(bytes / (1024 * 1024)) + " МБ";
+    if (bytes < 1024) return t("size.b", { n: bytes });
+    if (bytes < 1024 * 1024) return t("size.kb", { n: sizeFmt.format(bytes / 1024) });
+    return t("size.mb", { n: sizeFmt.format(bytes / (1024 * 1024)) });
   }
 
   // ---- a message bubble ----
@@ -52,20 +64,14 @@
     time.textContent = formatWhen(date);
   }
 
-  const STATES = {
-    pending: "надсилається…",
-    sent: "надіслано",
-    retry: "не надіслано, повторюємо спробу…",
-    rejected: "не надіслано",
-  };
   // The delivery line under an own message; a failed send offers to retry at once.
   function setState(node, state, detail, onRetry) {
     let line = node.querySelector(".msg__state");
     if (!line) node.append(line = make("p", "msg__state"));
     node.dataset.state = state;
-    line.replaceChildren(make("span", "", STATES[state] + (detail ? ": " + detail : "")));
+    line.replaceChildren(make("span", "", t("state." + state) + (detail ? ": " + detail : "")));
     if (state === "retry") {
-      const button = make("button", "msg__retry", "Повторити зараз");
+      const button = make("button", "msg__retry", t("state.retry_now"));
       button.type = "button";
       button.addEventListener("click", onRetry);
       line.append(" ", button);
@@ -123,7 +129,7 @@
   function buttonGroup(buttons, onPress) {
     const group = make("div", "msg__buttons");
     group.setAttribute("role", "group");
-    group.setAttribute("aria-label", "Варіанти відповіді");
+    group.setAttribute("aria-label", t("buttons.label"));
     buttons.forEach((button) => {
       const node = make("button", "msg__button", button.title);
       node.type = "button";
@@ -142,7 +148,7 @@
     group.classList.add("msg__buttons--closed");
     if (chosen) {
       chosen.classList.add("msg__button--chosen");
-      chosen.append(make("span", "visually-hidden", " (ваш вибір)"));
+      chosen.append(make("span", "visually-hidden", t("buttons.chosen")));
     }
   }
   // Quick replies answer the question they came with: once the citizen writes again they are closed.
@@ -169,7 +175,7 @@
     function show() {
       opts.chosen.hidden = !chosen;
       opts.chosenName.textContent = chosen ? chosen.name + " (" + formatSize(chosen.size) + ")" : "";
-      opts.button.textContent = chosen ? "Замінити файл" : "Прикріпити файл";
+      opts.button.textContent = t(chosen ? "attach.replace" : "attach");
     }
     opts.button.addEventListener("click", () => opts.input.click());
     opts.input.addEventListener("change", () => {
@@ -177,21 +183,21 @@
       if (!file) return;
       clearError();
       if (file.size > opts.maxBytes) {
-        return refuse("Файл «" + file.name + "» завеликий: можна до " + formatSize(opts.maxBytes) + ".");
+        return refuse(t("attach.too_big", { name: file.name, size: formatSize(opts.maxBytes) }));
       }
-      if (file.size === 0) return refuse("Файл «" + file.name + "» порожній.");
+      if (file.size === 0) return refuse(t("attach.empty", { name: file.name }));
       if (opts.accept.length && opts.accept.indexOf(file.type) < 0) {
-        return refuse("Файли такого типу не приймаються. Надішліть зображення, PDF, документ, аудіо чи відео.");
+        return refuse(t("attach.refused"));
       }
       chosen = file;
       show();
-      opts.announce("Файл «" + file.name + "» прикріплено. Його буде надіслано з наступним повідомленням.");
+      opts.announce(t("attach.added", { name: file.name }));
       opts.input.value = "";
     });
     opts.clear.addEventListener("click", () => {
       chosen = null;
       show();
-      opts.announce("Файл прибрано.");
+      opts.announce(t("attach.removed"));
       opts.button.focus();
     });
     return {
@@ -201,6 +207,8 @@
   }
 
   window.civdeskChatUI = {
+    t: t,
+    lang: lang,
     make: make,
     backoff: backoff,
     newId: newId,

@@ -15,12 +15,12 @@
   const root = document.getElementById("chat");
   const ui = window.civdeskChatUI;
   if (!root || !ui) return;
-  const agencyName = root.dataset.agencyName || "Відомство";
+  const t = ui.t;
+  const agencyName = root.dataset.agencyName || t("who.agency");
   const base = "/chat/" + encodeURIComponent(root.dataset.agencySlug || "");
   const storeKey = "civdesk.chat." + (root.dataset.agencySlug || "");
   const MAX_HISTORY_PAGES = 50; // the transcript endpoint answers up to 500 messages at a time
   const WATCHDOG_MS = 60000; // the server sends a heartbeat every 25 s
-  const OFFLINE = "Немає підключення до мережі. З'єднання відновиться автоматично…";
   const byIdOf = (id) => document.getElementById(id);
   const el = {
     log: byIdOf("log"), empty: byIdOf("log-empty"), status: byIdOf("status"), form: byIdOf("composer"),
@@ -60,7 +60,8 @@
   const backoff = ui.backoff;
   const newId = ui.newId;
   function authHeaders(extra) {
-    return Object.assign({ Authorization: "Bearer " + token }, extra || {});
+    // The server's own error messages come in the page's language too.
+    return Object.assign({ Authorization: "Bearer " + token, "Accept-Language": ui.lang }, extra || {});
   }
   let statusTimer = null;
   function setStatus(text, clearAfterMs) {
@@ -83,7 +84,7 @@
     el.nameField.hidden = true; // the agency keeps the name given with the first message
   }
   function makeNode(own, text, date) {
-    return ui.messageNode(own, own ? "Ви" : agencyName, text, date);
+    return ui.messageNode(own, own ? t("who.you") : agencyName, text, date);
   }
   function setState(node, state, detail) {
     const stick = pinned;
@@ -152,7 +153,7 @@
     byId.clear();
     save();
     el.nameField.hidden = unmatched.length > 0;
-    setStatus(note || "Сесія чату завершилася. Напишіть повідомлення, щоб почати нову розмову.");
+    setStatus(note || t("session.ended"));
   }
   async function fetchHistory() {
     for (let page = 0; page < MAX_HISTORY_PAGES && token; page++) {
@@ -195,7 +196,7 @@
       if (res.ok) return { outcome: "sent" };
       if (res.status === 401 && !sessionRenewed) {
         sessionRenewed = true;
-        resetSession("Сесія чату завершилася, тому повідомлення надсилається в нову розмову.");
+        resetSession(t("session.renewed"));
         return { outcome: "again" };
       }
       if (res.status === 401 || res.status === 408 || res.status === 429 || res.status >= 500) {
@@ -203,7 +204,7 @@
       }
       const body = await res.json().catch(() => null);
       const detail = body && body.error && body.error.message;
-      return { outcome: "rejected", detail: detail || "помилка " + res.status };
+      return { outcome: "rejected", detail: detail || t("state.error", { status: res.status }) };
     } catch (_) {
       return { outcome: "retry" }; // the network, or no session yet
     }
@@ -243,7 +244,7 @@
     const text = el.text.value;
     const file = attach.file;
     if (!text.trim() && !file) {
-      el.error.textContent = "Напишіть повідомлення або прикріпіть файл.";
+      el.error.textContent = t("message.error.empty");
       el.error.hidden = false;
       el.text.setAttribute("aria-invalid", "true");
       el.text.focus();
@@ -304,14 +305,14 @@
     clearTimeout(wsTimer);
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     const url = scheme + window.location.host + base + "/ws?token=" + encodeURIComponent(token) +
-      "&after_id=" + lastId;
+      "&after_id=" + lastId + "&lang=" + ui.lang;
     let ws;
     try { ws = new WebSocket(url); } catch (_) { scheduleReconnect(); return; }
     socket = ws;
     ws.onopen = () => {
       wsAttempt = 0;
       armWatchdog(ws);
-      if (reconnecting) { reconnecting = false; setStatus("З'єднання відновлено.", 4000); }
+      if (reconnecting) { reconnecting = false; setStatus(t("status.restored"), 4000); }
     };
     ws.onmessage = (event) => {
       armWatchdog(ws);
@@ -332,7 +333,7 @@
   function scheduleReconnect() {
     if (!token) return;
     reconnecting = true;
-    setStatus(navigator.onLine === false ? OFFLINE : "З'єднання відновлюється…");
+    setStatus(t(navigator.onLine === false ? "status.offline" : "status.reconnecting"));
     clearTimeout(wsTimer);
     const attempt = wsAttempt++;
     wsTimer = setTimeout(async () => {
@@ -387,7 +388,7 @@
         await fetchHistory();
       } catch (_) {
         reconnecting = true; // the websocket replays the history once it connects
-        setStatus("Не вдалося завантажити листування. Повторюємо спробу…");
+        setStatus(t("status.history_failed"));
       }
       scrollToNewest();
       connect();

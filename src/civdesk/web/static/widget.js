@@ -1,7 +1,9 @@
 /* civdesk web chat widget. An agency's site adds the chat with one tag:
  *   <script src="https://civdesk.example/chat/{slug}/widget.js" defer></script>
- * (data-lang="en" on the tag labels the launcher in English). The script adds a launcher button; it
- * opens the agency's chat page in an iframe, in a panel that Esc or the close button shuts, with
+ * (data-lang="en" on the tag labels the launcher and opens the chat in English, data-lang="uk" in
+ * Ukrainian; without it the launcher is Ukrainian and the chat follows the visitor's own choice or
+ * browser). The script adds a launcher button; it opens the agency's chat page (?lang=…) in an
+ * iframe, in a panel that Esc or the close button shuts, with
  * focus returning to the launcher. Styles are set through the DOM so no stylesheet is needed on the
  * host page, whose CSP may forbid ours; all names carry a civdesk- prefix not to clash with its own.
  */
@@ -13,8 +15,9 @@
   const src = new URL(script.src, window.location.href);
   const match = /\/chat\/([^/]+)\/widget\.js$/.exec(src.pathname);
   if (!match) return;
-  const chatUrl = src.origin + "/chat/" + match[1];
-  const words = script.dataset.lang === "en"
+  const lang = ["uk", "en"].indexOf(script.dataset.lang) >= 0 ? script.dataset.lang : null;
+  const chatUrl = src.origin + "/chat/" + match[1] + (lang ? "?lang=" + lang : "");
+  const words = lang === "en"
     ? { open: "Online chat", title: "Online chat with the agency", close: "Close the chat" }
     : { open: "Онлайн-чат", title: "Онлайн-чат із відомством", close: "Закрити чат" };
   const panelId = "civdesk-chat-panel";

@@ -4,6 +4,7 @@
 import { $, $$, h, replaceChildren } from "./dom.js";
 import { t } from "./i18n.js";
 import { channelBadge, timeElement } from "./format.js";
+import { targetBadge } from "./targets.js";
 
 const VIEWS = ["mine", "unassigned", "all"];
 
@@ -113,6 +114,7 @@ function assigneeText(conversation, state) {
 function fill(li, conversation, state) {
   const unread = state.unreadCount(conversation.id);
   const selected = conversation.id === state.selectedId;
+  const mark = conversation.assignee_id === state.me.id ? state.targetMark(conversation.id) : null;
   const link = h("a", {
     class: "item" + (unread ? " item--unread" : ""),
     href: `#/conversations/${conversation.id}`,
@@ -125,6 +127,7 @@ function fill(li, conversation, state) {
   h("span", { class: "item__bottom" },
     channelBadge(conversation.channel_type),
     h("span", { class: "item__assignee" }, assigneeText(conversation, state)),
+    mark ? targetBadge(mark) : null,
     unread ? h("span", { class: "badge badge--item" },
       h("span", { "aria-hidden": "true" }, String(unread)),
       h("span", { class: "visually-hidden" }, `, ${t("conv.unread", { n: unread })}`)) : null));

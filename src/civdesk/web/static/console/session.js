@@ -10,6 +10,7 @@ import { ConversationPane } from "./conversation.js";
 import { PresenceControl } from "./presence.js";
 import { installShortcuts } from "./shortcuts.js";
 import { SupervisorWall } from "./wall.js";
+import { RESPONSE_TARGETS, TargetNotices } from "./targets.js";
 import { channelName } from "./format.js";
 import { beep, notifyNewConversation } from "./notify.js";
 
@@ -35,6 +36,7 @@ export class ConsoleSession {
       onSelect: (id, options) => this.select(id, options),
       onView: (view) => this.setView(view),
     });
+    this.targets = new TargetNotices(this.state, { onSelect: (id) => this.select(id, { focus: "conversation" }) });
     const tools = { api: this.api, announce: (m) => this.announce(m), flash: (m) => this.flash(m) };
     this.pane = new ConversationPane(this.state, tools);
     this.presence = new PresenceControl(this.state, tools);
@@ -171,6 +173,13 @@ export class ConsoleSession {
       case "conversation.assigned": {
         const before = state.conversations.get(payload.id);
         state.upsertConversation(payload);
+        if (payload.status === "resolved") {
+          state.clearTargets(payload.id);
+          this.targets.closed(payload.id, { warningsOnly: true });
+        } else if (payload.assignee_id !== state.me.id) {
+          state.clearTargets(payload.id); // the warnings were for me as the assignee
+          this.targets.closed(payload.id, { warningsOnly: true });
+        }
         const taken = before && before.assignee_id !== payload.assignee_id && payload.assignee_id !== state.me.id;
         if (live && event.type === "conversation.assigned" && taken && payload.id === state.selectedId) {
           this.announce(t("conv.assigned_other", { name: state.agentName(payload.assignee_id) }));
@@ -183,8 +192,17 @@ export class ConsoleSession {
         state.upsertMessage(message);
         const looking = message.conversation_id === state.selectedId && document.visibilityState === "visible";
         if (message.direction === "in" && !looking) state.markUnread(message.conversation_id, message.id);
+        if (message.direction === "out") {
+          // Answered: the wait that the response target measured is over (the server cancels its timers).
+          state.clearTargets(message.conversation_id, RESPONSE_TARGETS);
+          this.targets.answered(message.conversation_id);
+        }
         break;
       }
+      case "target.warning":
+      case "target.breached":
+        this.targets.event(event.type, payload, live);
+        break;
       case "message.delivery":
       case "message.updated":
         state.upsertMessage(payload.message);
@@ -216,6 +234,7 @@ export class ConsoleSession {
   gone(id, message) {
     const { state } = this;
     const shown = state.selectedId === id;
+    this.targets.closed(id);
     if (!state.forget(id) && !shown) return;
     if (shown) {
       const focusLost = this.pane.section.contains(document.activeElement) || document.querySelector("dialog[open]");
@@ -288,6 +307,7 @@ export class ConsoleSession {
     $("#me-role").textContent = `(${t(`role.${this.state.me.role}`)})`;
     this.presence.relabel();
     this.wall?.relabel();
+    this.targets.relabel();
     this.pane.composer.setMode(this.pane.composer.mode);
     this.pane.rerender();
     this.render();

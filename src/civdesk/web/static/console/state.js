@@ -14,6 +14,7 @@ export class ConsoleState {
     this.loadingTranscript = new Map(); // conversation id → events that came while it loaded
     this.agents = new Map(); // agent id → PresenceRead
     this.unread = new Map(); // conversation id → Set of inbound message ids not yet seen
+    this.targets = new Map(); // conversation id → Map(target → {due_at, breached}): warnings for me
     this.cursor = null;
     this.restore();
   }
@@ -29,6 +30,9 @@ export class ConsoleState {
       const saved = JSON.parse(localStorage.getItem(this.storageKey) || "{}");
       this.cursor = Number.isInteger(saved.cursor) ? saved.cursor : null;
       for (const [id, ids] of Object.entries(saved.unread || {})) this.unread.set(Number(id), new Set(ids));
+      for (const [id, marks] of Object.entries(saved.targets || {})) {
+        this.targets.set(Number(id), new Map(Object.entries(marks)));
+      }
     } catch {
       localStorage.removeItem(this.storageKey);
     }
@@ -37,7 +41,9 @@ export class ConsoleState {
   save() {
     const unread = {};
     for (const [id, ids] of this.unread) if (ids.size) unread[id] = [...ids].slice(-MAX_UNREAD_IDS);
-    localStorage.setItem(this.storageKey, JSON.stringify({ cursor: this.cursor, unread }));
+    const targets = {};
+    for (const [id, marks] of this.targets) targets[id] = Object.fromEntries(marks);
+    localStorage.setItem(this.storageKey, JSON.stringify({ cursor: this.cursor, unread, targets }));
   }
 
   // -- conversations and views
@@ -92,9 +98,36 @@ export class ConsoleState {
     const known = this.conversations.delete(conversationId);
     this.transcripts.delete(conversationId);
     this.loadingTranscript.delete(conversationId);
-    if (this.unread.delete(conversationId)) this.save();
+    const marked = this.targets.delete(conversationId);
+    if (this.unread.delete(conversationId) || marked) this.save();
     if (this.selectedId === conversationId) this.selectedId = null;
     return known;
+  }
+
+  // -- response targets (target.warning / target.breached naming me): a "!" in the list until answered
+
+  markTarget(conversationId, target, dueAt, breached) {
+    if (!this.targets.has(conversationId)) this.targets.set(conversationId, new Map());
+    this.targets.get(conversationId).set(target, { due_at: dueAt, breached });
+    this.save();
+  }
+
+  /** Cleared by an answer (response targets only), or entirely (resolved, no longer mine). */
+  clearTargets(conversationId, kinds = null) {
+    const marks = this.targets.get(conversationId);
+    if (!marks) return;
+    for (const kind of [...marks.keys()]) if (!kinds || kinds.has(kind)) marks.delete(kind);
+    if (!marks.size) this.targets.delete(conversationId);
+    this.save();
+  }
+
+  /** The most pressing mark of a conversation (a breach first, then the earliest due), or null. */
+  targetMark(conversationId) {
+    const marks = this.targets.get(conversationId);
+    if (!marks) return null;
+    const all = [...marks].map(([target, mark]) => ({ target, ...mark }));
+    all.sort((a, b) => Number(b.breached) - Number(a.breached) || Date.parse(a.due_at) - Date.parse(b.due_at));
+    return all[0] ?? null;
   }
 
   // -- transcripts
