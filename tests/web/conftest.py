@@ -13,7 +13,8 @@ from tests.support.stack import Stack
 from tests.web.chat_page import Citizen
 
 
-@pytest.fixture(scope="session")
+# Package scope, as in tests/console: one Playwright at a time, whatever order the packages run in.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with chromium() as browser:
         yield browser
