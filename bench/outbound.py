@@ -975,7 +975,7 @@ def watch_drain(engine: Engine, channel_platform: dict[int, str], procs: list[Pr
 WHAT_IF_KEYS: dict[str, type] = {
     "batch": int,  # DeliveryWorker(batch_size=…): jobs claimed per round (civdesk: 50)
     "concurrency": int,  # DeliveryWorker(concurrency=…): jobs in flight (civdesk: 32)
-    "max_wait": float,  # worker.MAX_PACING_WAIT: longest sleep for a pacing slot (civdesk: 5 s)
+    "max_wait": float,  # jobs.MAX_PACING_WAIT: longest sleep for a pacing slot (civdesk: 5 s)
     "lease": float,  # DeliveryWorker(lease_seconds=…) (civdesk: 60 s)
     "preload": bool,  # import every adapter before the first claim (civdesk: on first use, on the loop)
     "refill": bool,  # prototype: claim as slots free up instead of waiting for a whole batch
@@ -1066,7 +1066,7 @@ def as_worker() -> int:
     from civdesk import runtime
     from civdesk.app import make_worker
     from civdesk.config import load_settings
-    from civdesk.delivery import worker as worker_module
+    from civdesk.delivery import jobs as jobs_module
 
     what_if = parse_what_if(os.environ.get("BENCH_WHAT_IF", ""))
     settings = load_settings()
@@ -1074,7 +1074,7 @@ def as_worker() -> int:
     if "rate_scale" in what_if:
         _scale_limits(what_if["rate_scale"])
     if "max_wait" in what_if:
-        worker_module.MAX_PACING_WAIT = what_if["max_wait"]
+        jobs_module.MAX_PACING_WAIT = what_if["max_wait"]
     if what_if.get("preload"):
         for platform in PLATFORMS:
             registry.get(platform)

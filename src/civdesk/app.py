@@ -25,7 +25,7 @@ from civdesk.conversation.polling import Poller
 from civdesk.conversation.routes import router as conversation_router
 from civdesk.core import redact
 from civdesk.core.errors import CivdeskError
-from civdesk.db.session import create_engine_for, create_sessionmaker
+from civdesk.db.session import POSTGRES_POOL_SIZE, create_engine_for, create_sessionmaker
 from civdesk.delivery.pacing import LocalPacer, RedisPacer
 from civdesk.delivery.worker import DeliveryWorker
 from civdesk.files.routes import router as files_router
@@ -65,6 +65,8 @@ def make_worker(settings: Settings, sessionmaker: async_sessionmaker[AsyncSessio
         pacer=RedisPacer(settings.redis_url) if settings.redis_url else LocalPacer(),
         max_attempts=settings.delivery_max_attempts,
         poll_seconds=settings.delivery_poll_seconds,
+        # Within the pool, leaving the rest to the web requests or the poller that share the engine.
+        db_concurrency=1 if settings.is_sqlite else POSTGRES_POOL_SIZE // 2,
     )
 
 

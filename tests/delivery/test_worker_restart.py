@@ -67,6 +67,33 @@ async def test_a_job_claimed_by_a_dead_worker_is_delivered_once_after_its_lease(
         await engine.dispose()
 
 
+async def test_a_running_worker_takes_over_a_job_whose_lease_lapsed(stack: Stack, settings: Settings) -> None:
+    _queue_reply(stack, "Відповідь, яку інший воркер не встиг надіслати")
+    engine = create_engine_for(settings.database_url)
+    maker = create_sessionmaker(engine)
+    try:
+        async with maker() as session:  # worker A claims the job and dies before sending
+            [claimed] = await delivery_service.claim_due(session=session, limit=10, lease_seconds=0.5)
+            await session.commit()
+        stop = asyncio.Event()
+        # Its own lease of 4 s makes it release lapsed leases every second.
+        running = asyncio.create_task(DeliveryWorker(sessionmaker=maker, poll_seconds=0.05, lease_seconds=4).run(stop))
+        sends = await asyncio.to_thread(
+            stack.emulator.wait_for_sends, token=BOT_TOKEN, chat_id=CHAT, count=1, timeout=15
+        )
+        await asyncio.sleep(0.3)
+        stop.set()
+        await running
+        assert [s["text"] for s in sends] == ["Відповідь, яку інший воркер не встиг надіслати"]
+        assert len(stack.emulator.sent(token=BOT_TOKEN, chat_id=CHAT)) == 1
+        async with maker() as session:
+            job = await session.get(DeliveryJob, claimed.job_id)
+            assert job is not None and job.status == JobStatus.DONE.value and job.attempts == 2
+    finally:
+        await registry.close_all()
+        await engine.dispose()
+
+
 async def test_a_worker_stopped_and_started_again_delivers_what_was_queued(stack: Stack, settings: Settings) -> None:
     engine = create_engine_for(settings.database_url)
     maker = create_sessionmaker(engine)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets as secrets_module
 import time
 from collections.abc import Mapping
@@ -18,9 +20,10 @@ from civdesk.channels import registry
 from civdesk.channels.base import ChannelAccount, ChannelAdapter
 from civdesk.core.errors import InvalidInput, NotFound
 
+log = logging.getLogger(__name__)
 RECEIVE_MODES = ("webhook", "polling")
-# Webhooks look their channel up on every request; a few seconds of staleness after an edit is
-# fine (an edit in this process invalidates at once), a query per webhook is not.
+# Webhooks and the delivery worker look their channel up on every message; a few seconds of staleness
+# after an edit is fine (an edit in this process invalidates at once), a query per message is not.
 SNAPSHOT_TTL_SECONDS = 5.0
 
 
@@ -38,6 +41,7 @@ class ChannelSnapshot:
 
 # Keyed by the sessionmaker too: one process may serve several databases (tests, tools).
 _snapshots: dict[tuple[int, int], tuple[float, ChannelSnapshot]] = {}
+_loading: dict[tuple[int, int], asyncio.Future[ChannelSnapshot | None]] = {}
 
 
 def snapshot_of(channel: Channel) -> ChannelSnapshot:
@@ -51,22 +55,50 @@ def snapshot_of(channel: Channel) -> ChannelSnapshot:
     )
 
 
+async def snapshot(*, sessionmaker: async_sessionmaker[AsyncSession], channel_id: int) -> ChannelSnapshot | None:
+    """The channel as this process last read it (at most SNAPSHOT_TTL_SECONDS ago), active or not.
+
+    One read refreshes an expired entry; callers meanwhile get the expired one rather than a read
+    each. Without that, every one of a worker's jobs in flight read the channel when it expired."""
+    key = (id(sessionmaker), channel_id)
+    cached = _snapshots.get(key)
+    if cached is not None and cached[0] >= time.monotonic():
+        return cached[1]
+    loading = _loading.get(key)
+    if loading is None or loading.get_loop() is not asyncio.get_running_loop():
+        loading = asyncio.ensure_future(_read_snapshot(sessionmaker=sessionmaker, key=key))
+        _loading[key] = loading
+        loading.add_done_callback(lambda done: _loaded(key, done))
+    if cached is not None:
+        return cached[1]
+    return await asyncio.shield(loading)
+
+
+async def _read_snapshot(
+    *, sessionmaker: async_sessionmaker[AsyncSession], key: tuple[int, int]
+) -> ChannelSnapshot | None:
+    async with sessionmaker() as session:
+        channel = await session.get(Channel, key[1])
+    if channel is None:
+        _snapshots.pop(key, None)
+        return None
+    found = snapshot_of(channel)
+    _snapshots[key] = (time.monotonic() + SNAPSHOT_TTL_SECONDS, found)
+    return found
+
+
+def _loaded(key: tuple[int, int], done: asyncio.Future[ChannelSnapshot | None]) -> None:
+    _loading.pop(key, None)
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("reading channel %s failed", key[1], exc_info=done.exception())
+
+
 async def active_snapshot(
     *, sessionmaker: async_sessionmaker[AsyncSession], channel_id: int, type: str
 ) -> ChannelSnapshot | None:
     """The channel a webhook is addressed to, if it exists, is of that type and is switched on."""
-    key = (id(sessionmaker), channel_id)
-    cached = _snapshots.get(key)
-    if cached is None or cached[0] < time.monotonic():
-        async with sessionmaker() as session:
-            channel = await session.get(Channel, channel_id)
-            if channel is None:
-                _snapshots.pop(key, None)
-                return None
-            cached = (time.monotonic() + SNAPSHOT_TTL_SECONDS, snapshot_of(channel))
-            _snapshots[key] = cached
-    found = cached[1]
-    return found if found.type == type and found.is_active else None
+    found = await snapshot(sessionmaker=sessionmaker, channel_id=channel_id)
+    return found if found is not None and found.type == type and found.is_active else None
 
 
 def forget_snapshot(channel_id: int) -> None:
@@ -146,6 +178,11 @@ async def webchat_of(*, session: AsyncSession, agency_id: int) -> Channel | None
         .order_by(Channel.id)
         .limit(1)
     )
+
+
+async def types_in_use(*, session: AsyncSession) -> list[str]:
+    """Every channel type configured here: the adapters a delivery worker will need."""
+    return sorted(await session.scalars(select(Channel.type).distinct()))
 
 
 async def polling_channels(*, session: AsyncSession) -> list[Channel]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from civdesk.channel.service import ChannelSnapshot
 from civdesk.channels.base import InboundEvent, ReceiptStatus
@@ -73,6 +73,20 @@ async def apply_early(*, session: AsyncSession, message: Message) -> bool:
         # By id, not ORM delete: the other side of the race may have removed them already.
         await session.execute(delete(EarlyReceipt).where(EarlyReceipt.id.in_([r.id for r in early])))
     return changed
+
+
+_PARKED_FOR = (
+    select(EarlyReceipt.id)
+    .where(EarlyReceipt.channel_id == bindparam("channel_id"), EarlyReceipt.platform_key == bindparam("platform_key"))
+    .limit(1)
+)
+
+
+async def any_parked(*, session: AsyncSession | AsyncConnection, channel_id: int, platform_key: str) -> bool:
+    """The sender's cheap look after recording a send: is a receipt for it waiting? (The index
+    ix_early_receipt_channel_key answers it.) Only then is `settle_parked` worth its transaction."""
+    found = await session.scalar(_PARKED_FOR, {"channel_id": channel_id, "platform_key": platform_key})
+    return found is not None
 
 
 async def settle_parked(*, sessionmaker: async_sessionmaker[AsyncSession], keys: Iterable[tuple[int, str]]) -> None:

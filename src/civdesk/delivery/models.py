@@ -23,7 +23,11 @@ class JobKind(enum.StrEnum):
 
 class DeliveryJob(Base):
     __tablename__ = "delivery_job"
-    __table_args__ = (Index("ix_delivery_job_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_delivery_job_due", "status", "due_at"),
+        # A worker claims each channel at that channel's pace (delivery.claims).
+        Index("ix_delivery_job_channel_due", "channel_id", "status", "due_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), unique=True)

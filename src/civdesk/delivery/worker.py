@@ -1,7 +1,9 @@
 """The delivery worker: claims due jobs, sends through the channel's adapter, records outcomes.
 
 Runs in-process in the embedded mode and as `civdesk worker` processes in the distributed one.
-No database transaction stays open while a platform is being called.
+No database transaction stays open while a platform is being called, and the database work of all
+jobs in flight passes through `db_concurrency` sessions at most: jobs sleeping for their pacing slot
+or waiting for a platform hold no connection, so a worker never grows its pool past its size.
 """
 
 from __future__ import annotations
@@ -9,49 +11,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civdesk.channel import service as channel_service
-from civdesk.channels.base import (
-    Button,
-    ChannelError,
-    OutboundFile,
-    OutboundMessage,
-    RecipientUnreachable,
-    RetryLater,
-    SendFailed,
-)
-from civdesk.conversation import outbound, receipts
-from civdesk.conversation.outbound import OutboundWork
+from civdesk.channels import registry
 from civdesk.delivery import service as delivery_service
+from civdesk.delivery.claims import ChannelClaims
+from civdesk.delivery.jobs import JobRunner
 from civdesk.delivery.models import JobKind
 from civdesk.delivery.pacing import LocalPacer, Pacer
 from civdesk.delivery.service import ClaimedJob
 from civdesk.files.service import Files
 from civdesk.realtime import bus as bus_module
-from civdesk.realtime import service as realtime_service
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-BLOCKED_REASON = "the citizen blocked the bot"
-# A send waits for its pacing slot only this long; a later slot puts the job back instead, so
-# no worker holds a job past its lease.
-MAX_PACING_WAIT = 5.0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    kind: str  # delivered | retry | failed | done
-    reason: str = ""
-    after: float = 0.0
-    unreachable: bool = False
-    platform_key: str | None = None
-    awaits_receipt: bool = False
+# With a backlog the worker looks at every due channel's pace this often; a claim per look is not
+# needed (see claims.CLAIM_FRACTION), a look is one Redis round trip for all channels.
+CLAIM_TICK = 0.1
+RELEASE_EVERY = 5.0
 
 
-class DeliveryWorker:
+class DeliveryWorker(JobRunner):
     def __init__(
         self,
         *,
@@ -63,189 +49,144 @@ class DeliveryWorker:
         poll_seconds: float = 0.5,
         lease_seconds: float = 60.0,
         batch_size: int = 50,
-        concurrency: int = 32,
+        concurrency: int = 128,
+        db_concurrency: int = 8,
     ) -> None:
-        self._sessionmaker = sessionmaker
-        self._files = files
-        self._public_url = public_url.rstrip("/")
-        self._pacer: Pacer = pacer or LocalPacer()
-        self._max_attempts = max_attempts
+        self._claims = ChannelClaims()
+        super().__init__(
+            sessionmaker=sessionmaker,
+            files=files,
+            public_url=public_url,
+            pacer=pacer or LocalPacer(),
+            max_attempts=max_attempts,
+            db_concurrency=db_concurrency,
+            on_booked=lambda job: self._claims.booked(channel_id=job.channel_id, job_id=job.job_id),
+        )
         self._poll_seconds = poll_seconds
         self._lease_seconds = lease_seconds
         self._batch_size = batch_size
-        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._release_at = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drains due jobs; sleeps until woken by a new job or the poll interval (due retries)."""
+        """Keeps up to `concurrency` jobs in flight, claiming per channel as its pace allows. Sleeps
+        until woken by a new job, the next look at the pace, or the poll interval (due retries)."""
+        await self._preload()
+        look_at = 0.0  # when to ask the database which channels have due jobs
         async with bus_module.current().subscribe(bus_module.DELIVERY_TOPIC) as wakeups:
             while not stop.is_set():
+                pause = CLAIM_TICK
                 try:
-                    handled = await self.run_once()
+                    if time.monotonic() >= look_at:
+                        look_at = time.monotonic() + self._poll_seconds
+                        await self._find_due()
+                    await self._claim_round()
                 except Exception:
                     log.exception("delivery round failed; retrying shortly")
-                    handled = 0
-                if handled:
-                    continue
+                    pause = self._poll_seconds  # the database or Redis is away: no round every tick
+                if not self._claims.due_channels():
+                    pause = max(look_at - time.monotonic(), 0.0)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeups.get(), timeout=self._poll_seconds)
+                    await asyncio.wait_for(wakeups.get(), timeout=pause)
+                    look_at = 0.0  # a job was queued: look now
                 while not wakeups.empty():
                     wakeups.get_nowait()
+            # Let the jobs in flight record their outcome: a send cut off after the platform took it
+            # would be sent again once its lease runs out.
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def run_once(self) -> int:
-        async with self._sessionmaker() as session:
-            claimed = await delivery_service.claim_due(
-                session=session, limit=self._batch_size, lease_seconds=self._lease_seconds
-            )
-            await session.commit()
-        if claimed:
-            await asyncio.gather(*(self._guarded(job) for job in claimed))
+        """One claim of up to `batch_size` due jobs of any channel, all handled before it returns
+        (for tests and tools; `run` is the worker's loop)."""
+        claimed = await self._claim(limit=self._batch_size)
+        for job in claimed:
+            self._claims.claimed(channel_id=job.channel_id, job_id=job.job_id)
+        await asyncio.gather(*(self._guarded(job) for job in claimed))
         return len(claimed)
 
-    async def _guarded(self, job: ClaimedJob) -> None:
-        async with self._slots:
+    async def _preload(self) -> None:
+        """Imports every adapter the channels use before the first claim. Loaded on first use instead,
+        aiogram's import (seconds) would stall every job in flight, and the pacer's Redis connections
+        would time out meanwhile. The import runs in a thread so the embedded web server keeps serving."""
+        try:
+            types = await self._db_section(lambda session: channel_service.types_in_use(session=session))
+        except Exception:
+            log.exception("could not list the channels' types; adapters load on first use")
+            return
+        for channel_type in types:
             try:
-                if job.kind == JobKind.FETCH.value:
-                    await self.fetch(job)
-                else:
-                    await self.deliver(job)
+                await asyncio.to_thread(registry.get, channel_type)
             except Exception:
-                # The lease runs out and the job is claimed again: nothing is lost.
-                log.exception("job %s crashed", job.job_id)
+                log.exception("could not load the %s adapter", channel_type)
 
-    async def deliver(self, job: ClaimedJob) -> None:
-        async with self._sessionmaker() as session:
-            work = await outbound.load(session=session, message_id=job.message_id)
-            await session.commit()
-        if work is None or work.already_settled or not work.is_outbound:
-            return await self._settle(job, Outcome("done"))  # never send a citizen's or internal message
-        if work.recipient_external_id is None:
-            return await self._settle(job, Outcome("failed", "the citizen has no address on this channel"))
-        if work.recipient_blocked:
-            return await self._settle(job, Outcome("failed", BLOCKED_REASON, unreachable=True))
-        adapter = channel_service.adapter(work.channel)
-        try:
-            message = self._outbound_message(work, work.recipient_external_id)
-        except ChannelError as exc:
-            return await self._settle(job, Outcome("failed", exc.reason))
-        wait = await self._pacer.reserve(
-            channel_id=work.channel.id,
-            recipient=work.recipient_external_id,
-            limits=adapter.limits,
-            max_wait=MAX_PACING_WAIT,
+    async def _find_due(self) -> None:
+        # Leases last a minute: releasing lapsed ones every few seconds is plenty, and spares an idle
+        # worker a write transaction every poll (on SQLite even an UPDATE of no row takes the write lock).
+        release = time.monotonic() >= self._release_at
+        due = await self._db_section(
+            lambda session: delivery_service.due_channels(session=session, release_lapsed=release)
         )
-        if wait < 0:
-            reason = f"waiting for the platform's sending limit (about {int(-wait) + 1} s)"
-            return await self._settle(job, Outcome("retry", reason, after=-wait), count_attempt=False)
-        await asyncio.sleep(wait)
-        await self._settle(job, await self._send(job, work, message))
+        if release:
+            self._release_at = time.monotonic() + min(RELEASE_EVERY, self._lease_seconds / 4)
+        for channel_id, channel_type in due:
+            self._claims.mark_due(channel_id=channel_id, rate=_rate(channel_type))
 
-    async def _send(self, job: ClaimedJob, work: OutboundWork, message: OutboundMessage) -> Outcome:
-        adapter = channel_service.adapter(work.channel)
-        try:
-            result = await adapter.send(account=channel_service.account(work.channel), message=message)
-        except RetryLater as exc:
-            await self._pacer.slow_down(
-                channel_id=work.channel.id,
-                seconds=exc.after_seconds,
-                recipient=message.recipient_external_id if exc.per_recipient else None,
+    async def _claim_round(self) -> None:
+        channel_ids = self._claims.due_channels()
+        if not channel_ids or len(self._tasks) >= self._concurrency:
+            return
+        waits = await self._pacer.account_waits(channel_ids=channel_ids)
+        for channel_id in channel_ids:
+            want = self._claims.room(
+                channel_id=channel_id,
+                account_wait=waits.get(channel_id, 0.0),
+                free=self._concurrency - len(self._tasks),
+                batch=self._batch_size,
             )
-            return Outcome("retry", exc.reason, after=max(exc.after_seconds, 0.0))
-        except RecipientUnreachable as exc:
-            return Outcome("failed", exc.reason, unreachable=True)
-        except SendFailed as exc:
-            if exc.permanent or job.attempts >= self._max_attempts:
-                return Outcome("failed", exc.reason)
-            return Outcome("retry", exc.reason, after=delivery_service.backoff_seconds(job.attempts))
-        return Outcome("delivered", platform_key=result.platform_key, awaits_receipt=result.awaits_receipt)
-
-    def _outbound_message(self, work: OutboundWork, recipient: str) -> OutboundMessage:
-        buttons = tuple(Button(title=str(b["title"]), payload=str(b["payload"])) for b in work.message.buttons)
-        file = None
-        stored = [a for a in work.message.attachments if a.get("stored_key")]
-        if stored and self._files is not None:
-            meta = stored[0]
-            token = self._files.public_token(str(meta["stored_key"]))
-            file = OutboundFile(
-                name=str(meta.get("name") or "file"),
-                mime_type=str(meta.get("mime_type") or "application/octet-stream"),
-                data=self._files.read(str(meta["stored_key"])),
-                public_url=f"{self._public_url}/files/public/{token}" if self._public_url else None,
-            )
-        return OutboundMessage(
-            recipient_external_id=recipient,
-            text=work.message.text,
-            buttons=buttons,
-            file=file,
-            template=work.message.template,
-        )
-
-    async def fetch(self, job: ClaimedJob) -> None:
-        """Downloads an inbound message's files from the platform and stores them with civdesk."""
-        async with self._sessionmaker() as session:
-            work = await outbound.load(session=session, message_id=job.message_id)
-            await session.commit()
-        if work is None or self._files is None:
-            return await self._settle(job, Outcome("done"))
-        adapter = channel_service.adapter(work.channel)
-        account = channel_service.account(work.channel)
-        fetched: dict[int, dict[str, object]] = {}
-        for index, meta in enumerate(work.message.attachments):
-            if not meta.get("file_id") or meta.get("stored_key"):
+            if not want:
                 continue
-            try:
-                got = await adapter.fetch_file(account=account, file_id=str(meta["file_id"]))
-                stored = self._files.store(data=got.data, mime_type=got.mime_type, name=got.name or meta.get("name"))
-                fetched[index] = {
-                    "stored_key": stored.key,
-                    "mime_type": stored.mime_type,
-                    "size": stored.size,
-                    "name": stored.name,
-                }
-            except RetryLater as exc:
-                return await self._settle(job, Outcome("retry", exc.reason, after=exc.after_seconds))
-            except Exception as exc:  # a refused or unreachable file is noted on it; the message stays
-                reason = getattr(exc, "reason", None) or getattr(exc, "message_en", None) or type(exc).__name__
-                fetched[index] = {"fetch_error": str(reason)}
-        async with self._sessionmaker() as session:
-            row = await delivery_service.get(session=session, job_id=job.job_id)
-            if row is not None:
-                delivery_service.finish(job=row)
-            await outbound.record_files(session=session, message_id=job.message_id, updates=fetched)
-            await realtime_service.commit(session)
+            claimed = await self._claim(limit=want, channel_id=channel_id)
+            if len(claimed) < want:
+                self._claims.drained(channel_id=channel_id)
+            for job in claimed:
+                self._claims.claimed(channel_id=channel_id, job_id=job.job_id)
+                task = asyncio.create_task(self._guarded(job), name=f"delivery-job-{job.job_id}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
-    async def _settle(self, job: ClaimedJob, outcome: Outcome, *, count_attempt: bool = True) -> None:
-        """Records the outcome of one attempt in one transaction; events go out after commit."""
-        async with self._sessionmaker() as session:
-            row = await delivery_service.get(session=session, job_id=job.job_id)
-            work = await outbound.load(session=session, message_id=job.message_id)
-            if row is None:
-                return
-            if outcome.kind == "done" or work is None:
-                delivery_service.finish(job=row)
-            elif outcome.kind == "delivered":
-                delivery_service.finish(job=row)
-                await outbound.mark_sent(
-                    session=session,
-                    message=work.message,
-                    platform_key=outcome.platform_key,
-                    awaits_receipt=outcome.awaits_receipt,
-                )
-            elif outcome.kind == "retry":
-                delivery_service.retry(job=row, reason=outcome.reason, after_seconds=outcome.after)
-                if not count_attempt:
-                    row.attempts -= 1  # waiting for a pacing slot is not a failed attempt
-                if outcome.reason:
-                    outbound.note_retry(session=session, message=work.message, reason=outcome.reason)
+    async def _claim(self, *, limit: int, channel_id: int | None = None) -> list[ClaimedJob]:
+        return await self._db_section(
+            lambda session: delivery_service.claim_due(
+                session=session, limit=limit, lease_seconds=self._lease_seconds, channel_id=channel_id
+            )
+        )
+
+    async def _guarded(self, job: ClaimedJob) -> None:
+        try:
+            if job.kind == JobKind.FETCH.value:
+                await self.fetch(job)
             else:
-                delivery_service.fail(job=row, reason=outcome.reason)
-                await outbound.mark_failed(
-                    session=session,
-                    message=work.message,
-                    reason=outcome.reason,
-                    recipient_unreachable=outcome.unreachable,
-                )
-            await realtime_service.commit(session)
-        if outcome.kind == "delivered" and outcome.platform_key:
-            await receipts.settle_parked(sessionmaker=self._sessionmaker, keys=[(job.channel_id, outcome.platform_key)])
-        if outcome.kind == "failed":
-            log.warning("job %s failed: %s", job.job_id, outcome.reason)
+                await self.deliver(job)
+        except Exception:
+            # The lease runs out and the job is claimed again: nothing is lost.
+            log.exception("job %s crashed", job.job_id)
+        finally:
+            self._claims.finished(channel_id=job.channel_id, job_id=job.job_id)
+
+    async def _db_section(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Runs `work` in its own session within the worker's share of the pool, and commits."""
+        async def committed(session: AsyncSession) -> T:
+            result = await work(session)
+            await session.commit()
+            return result
+
+        return await self._in_session(committed)
+
+
+def _rate(channel_type: str) -> float:
+    try:
+        return registry.get(channel_type).limits.messages_per_second
+    except Exception:  # an adapter that cannot load: its jobs crash and wait out their lease anyway
+        return 1.0
+
