@@ -79,7 +79,8 @@ export class ConsoleSession {
 
   wire() {
     document.addEventListener("civdesk:changed", () => this.render());
-    document.addEventListener("civdesk:gone", (event) => this.gone(event.detail.id, event.detail.message));
+    // Our own transfer: its event may have arrived before the answer, so say where it went regardless.
+    document.addEventListener("civdesk:gone", (event) => this.gone(event.detail.id, event.detail.message, true));
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && this.state.selectedId !== null) {
         this.state.markRead(this.state.selectedId);
@@ -231,11 +232,14 @@ export class ConsoleSession {
   }
 
   /** A conversation left this agency (transferred): it leaves every list, and the pane if open there. */
-  gone(id, message) {
+  gone(id, message, always = false) {
     const { state } = this;
     const shown = state.selectedId === id;
     this.targets.closed(id);
-    if (!state.forget(id) && !shown) return;
+    if (!state.forget(id) && !shown) {
+      if (always && message) this.announce(message);
+      return;
+    }
     if (shown) {
       const focusLost = this.pane.section.contains(document.activeElement) || document.querySelector("dialog[open]");
       history.replaceState(null, "", location.pathname + location.search);
