@@ -31,7 +31,8 @@ export class ConsoleSession {
 
   async start({ fresh }) {
     const me = await this.api.get("/api/v1/me");
-    this.state = new ConsoleState(me);
+    const skills = await this.api.get(`/api/v1/agents/${me.id}/skills`);
+    this.state = new ConsoleState(me, skills.topics.map((skill) => skill.topic_id));
     this.inbox = new Inbox(this.state, {
       onSelect: (id, options) => this.select(id, options),
       onView: (view) => this.setView(view),

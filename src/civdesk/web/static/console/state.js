@@ -5,8 +5,10 @@ const ACTIVE = new Set(["open", "pending"]);
 const MAX_UNREAD_IDS = 200;
 
 export class ConsoleState {
-  constructor(me) {
+  constructor(me, myTopics = []) {
     this.me = me;
+    // Topics this agent is skilled in: "unassigned" shows those (and the general queue) to agents.
+    this.myTopics = new Set(myTopics);
     this.view = sessionStorage.getItem("civdesk.view") || "mine";
     this.selectedId = null;
     this.conversations = new Map(); // id → ConversationRead
@@ -56,8 +58,15 @@ export class ConsoleState {
   inView(conversation, view) {
     if (!ACTIVE.has(conversation.status)) return false;
     if (view === "mine") return conversation.assignee_id === this.me.id;
-    if (view === "unassigned") return conversation.assignee_id === null;
+    if (view === "unassigned") return conversation.assignee_id === null && this.mayTake(conversation);
     return true;
+  }
+
+  /** An agent's unassigned view holds their topics and the general queue; with no skills set up (an agency
+   * without routing), and for supervisors, it holds every unassigned conversation. */
+  mayTake(conversation) {
+    if (this.me.role !== "agent" || this.myTopics.size === 0 || conversation.topic_id === null) return true;
+    return this.myTopics.has(conversation.topic_id);
   }
 
   /** The view's conversations, newest activity first. */
