@@ -157,7 +157,8 @@ def test_citizen_message_reaches_the_agent_as_a_webchat_conversation(stack: Stac
     assert message["direction"] == "in" and message["text"] == "Як оформити субсидію?"
     [item] = _transcript(stack, token)
     assert item == {"id": message["id"], "direction": "in", "text": "Як оформити субсидію?",
-                    "created_at": item["created_at"], "attachments": [], "buttons": []}
+                    "created_at": item["created_at"], "attachments": [], "buttons": [], "location": None,
+                    "contact": None}
     assert item["created_at"].endswith(("Z", "+00:00"))  # an instant the browser can place in its zone
 
 

@@ -9,6 +9,8 @@ Attachment dicts (inbound, in InboundEvent.attachments) use these keys, all opti
   mime_type, name, size (bytes), width, height, duration
   latitude, longitude, title, address                    (location)
   phone_number, first_name, last_name, is_own_number     (contact)
+An agent's location or contact card is stored on its reply in the same shape, and reaches the
+adapter as OutboundMessage.location / .contact.
 """
 
 from __future__ import annotations
@@ -98,11 +100,57 @@ class OutboundFile:
 
 
 @dataclass(frozen=True)
+class OutboundLocation:
+    """A point on the map (the nearest service centre), with its name and address where known."""
+
+    latitude: float
+    longitude: float
+    title: str | None = None
+    address: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Title and address on one line, for platforms whose location message cannot show them."""
+        return ", ".join(part for part in (self.title, self.address) if part)
+
+    @property
+    def map_url(self) -> str:
+        # OpenStreetMap: no account, no tracking parameters, opens in any browser or map app.
+        return (f"https://www.openstreetmap.org/?mlat={self.latitude:.6f}&mlon={self.longitude:.6f}"
+                f"#map=17/{self.latitude:.6f}/{self.longitude:.6f}")
+
+    def as_text(self) -> str:
+        """The location as a plain message, for platforms that cannot send one (Messenger)."""
+        coordinates = f"{self.latitude:.6f}, {self.longitude:.6f}"
+        return "\n".join(part for part in (self.title, self.address, coordinates, self.map_url) if part)
+
+
+@dataclass(frozen=True)
+class OutboundContact:
+    """A contact card (a hotline): the phone number in international form, +380…"""
+
+    phone_number: str
+    first_name: str
+    last_name: str | None = None
+
+    @property
+    def name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    def as_text(self) -> str:
+        """The contact as a plain message, for platforms that cannot send a card (Messenger)."""
+        return f"{self.name}\n{self.phone_number}"
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     recipient_external_id: str
     text: str
     buttons: tuple[Button, ...] = ()
     file: OutboundFile | None = None
+    # At most one of these; any text goes before it as its own message where the platform cannot combine them.
+    location: OutboundLocation | None = None
+    contact: OutboundContact | None = None
     # WhatsApp outside the 24-hour window: an approved template's name and language.
     template: str | None = None
     template_language: str = "uk"

@@ -62,7 +62,9 @@ async def list_messages(
 
 @router.post("/{conversation_id}/messages", response_model=MessageRead, status_code=status.HTTP_202_ACCEPTED)
 async def reply(conversation_id: int, body: MessageCreate, who: CurrentAgent, session: SessionDep) -> MessageRead:
-    """Accepted once the reply and its delivery job are committed; delivery status follows by websocket."""
+    """Accepted once the reply and its delivery job are committed; delivery status follows by websocket.
+    With `location` or `contact` (one of them, without buttons or a template) the citizen gets a map point or
+    a contact card; `text`, if any, goes with it (before it, where the platform cannot combine them)."""
     message = await conversation_service.reply(
         session=session,
         who=who,
@@ -70,6 +72,8 @@ async def reply(conversation_id: int, body: MessageCreate, who: CurrentAgent, se
         text=body.text,
         buttons=[b.model_dump() for b in body.buttons],
         template=body.template,
+        location=body.location.model_dump() if body.location else None,
+        contact=body.contact.model_dump() if body.contact else None,
     )
     await realtime_service.commit(session)
     return message

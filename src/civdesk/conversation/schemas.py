@@ -1,14 +1,64 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ButtonSpec(BaseModel):
     title: str = Field(min_length=1, max_length=20)
     payload: str = Field(min_length=1, max_length=64)
+
+
+# International form, as every platform's contact card wants it: +, a country code, 7–15 digits in all
+# (E.164). Spaces, dashes, dots and brackets people type are dropped first.
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+class LocationSpec(BaseModel):
+    """A point on the map: the nearest service centre, with its name and address."""
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    title: str | None = Field(default=None, max_length=100, description="e.g. the centre's name")
+    address: str | None = Field(default=None, max_length=200)
+
+    @field_validator("title", "address")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class ContactSpec(BaseModel):
+    """A contact card: a hotline or an office's number."""
+
+    phone_number: str = Field(max_length=32, description="international form, e.g. +380441234567")
+    first_name: str = Field(min_length=1, max_length=64)
+    last_name: str | None = Field(default=None, max_length=64)
+
+    @field_validator("phone_number")
+    @classmethod
+    def _international(cls, value: str) -> str:
+        phone = _PHONE_SEPARATORS.sub("", value)
+        if not _E164.match(phone):
+            raise ValueError("phone_number must be in international form: +, country code and number, "
+                             "7-15 digits (e.g. +380441234567)")
+        return phone
+
+    @field_validator("first_name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("first_name must not be blank")
+        return value.strip()
+
+    @field_validator("last_name")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
 
 class MessageRead(BaseModel):
@@ -74,6 +124,8 @@ class MessageCreate(BaseModel):
     template: str | None = Field(
         default=None, max_length=128, description="WhatsApp: an approved template, for outside the 24-hour window"
     )
+    location: LocationSpec | None = Field(default=None, description="send a point on the map (not with contact)")
+    contact: ContactSpec | None = Field(default=None, description="send a contact card (not with location)")
 
 
 class ResolveRequest(BaseModel):

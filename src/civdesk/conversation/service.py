@@ -163,10 +163,15 @@ async def reply(
     buttons: list[dict[str, str]] | None = None,
     attachments: list[dict[str, Any]] | None = None,
     template: str | None = None,
+    location: dict[str, Any] | None = None,
+    contact: dict[str, Any] | None = None,
 ) -> MessageRead:
-    """Stores the reply and its delivery job together: accepted means it will be sent."""
+    """Stores the reply and its delivery job together: accepted means it will be sent.
+    A location or contact card is stored as an attachment of that kind, as a citizen's would be."""
     loaded = await _load(session=session, who=who, conversation_id=conversation_id)
     conversation = loaded.conversation
+    if location is not None or contact is not None:
+        attachments = [*(attachments or []), _rich_attachment(location, contact, template=template, buttons=buttons)]
     if not (text.strip() or attachments or template):
         raise InvalidInput("a reply needs text, a file or a template", "відповідь має містити текст, файл або шаблон")
     if template is None:
@@ -189,6 +194,34 @@ async def reply(
     delivery_service.queue(session=session, message_id=message.id, channel_id=conversation.channel_id)
     conv = loaded.read()
     return publish.message_created(session=session, message=message, conversation=conv)
+
+
+def _rich_attachment(
+    location: dict[str, Any] | None,
+    contact: dict[str, Any] | None,
+    *,
+    template: str | None,
+    buttons: list[dict[str, str]] | None,
+) -> dict[str, Any]:
+    """One location or contact per reply: no platform sends them together, with a template, or with
+    buttons in one message, and splitting such a reply would leave the buttons on the wrong message."""
+    if location is not None and contact is not None:
+        raise InvalidInput(
+            "send a location and a contact card as two replies", "надішліть місце і контакт двома відповідями"
+        )
+    if template is not None:
+        raise InvalidInput(
+            "a template cannot carry a location or a contact card", "шаблон не може містити місце чи контакт"
+        )
+    if buttons:
+        raise InvalidInput(
+            "a location or a contact card cannot carry buttons: send the buttons as their own reply",
+            "місце чи контакт не можуть мати кнопок: надішліть кнопки окремою відповіддю",
+        )
+    if location is not None:
+        return {"kind": "location", **{k: v for k, v in location.items() if v is not None}}
+    assert contact is not None
+    return {"kind": "contact", **{k: v for k, v in contact.items() if v is not None}}
 
 
 async def _check_reply_window(*, session: AsyncSession, conversation: Conversation) -> None:

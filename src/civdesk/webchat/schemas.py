@@ -32,6 +32,24 @@ class CitizenButtonRead(BaseModel):
     payload: str
 
 
+class CitizenLocationRead(BaseModel):
+    """A point on the map the agency sent (a service centre): the page links it to the map."""
+
+    latitude: float
+    longitude: float
+    title: str | None = None
+    address: str | None = None
+    map_url: str = Field(description="the place on OpenStreetMap")
+
+
+class CitizenContactRead(BaseModel):
+    """A contact card the agency sent (a hotline): the page shows the name and a tel: link."""
+
+    name: str
+    phone_number: str
+    tel_url: str
+
+
 class CitizenMessageRead(BaseModel):
     """What the citizen sees: their messages and the agency's replies, never internal notes."""
 
@@ -41,6 +59,8 @@ class CitizenMessageRead(BaseModel):
     created_at: datetime
     attachments: list[CitizenFileRead] = Field(default_factory=list)
     buttons: list[CitizenButtonRead] = Field(default_factory=list, description="quick replies on agency messages")
+    location: CitizenLocationRead | None = None
+    contact: CitizenContactRead | None = None
 
 
 class TranscriptRead(BaseModel):

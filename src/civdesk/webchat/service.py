@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.agency import hours
 from civdesk.channel.models import Channel
+from civdesk.channels.base import OutboundLocation
 from civdesk.contact.models import ContactIdentity
 from civdesk.conversation.models import Conversation, Direction, Message, Status
 from civdesk.core.clock import now
@@ -23,7 +24,14 @@ from civdesk.quality import service as quality_service
 from civdesk.quality.schemas import RatingRead
 from civdesk.routing import assign
 from civdesk.routing import config as routing_config
-from civdesk.webchat.schemas import ChatStateRead, CitizenButtonRead, CitizenFileRead, CitizenMessageRead
+from civdesk.webchat.schemas import (
+    ChatStateRead,
+    CitizenButtonRead,
+    CitizenContactRead,
+    CitizenFileRead,
+    CitizenLocationRead,
+    CitizenMessageRead,
+)
 
 SESSION_MAX_AGE_SECONDS = 90 * 24 * 3600
 TRANSCRIPT_PAGE = 500
@@ -140,12 +148,42 @@ async def transcript(
             if r.direction == Direction.OUT.value
             else []
         )
+        location, contact = _rich(r.attachments or []) if r.direction == Direction.OUT.value else (None, None)
         items.append(
             CitizenMessageRead(
-                id=r.id, direction=r.direction, text=r.text, created_at=r.created_at, attachments=files, buttons=buttons
+                id=r.id,
+                direction=r.direction,
+                text=r.text,
+                created_at=r.created_at,
+                attachments=files,
+                buttons=buttons,
+                location=location,
+                contact=contact,
             )
         )
     return items
+
+
+def _rich(attachments: list[Any]) -> tuple[CitizenLocationRead | None, CitizenContactRead | None]:
+    """An agent's location or contact card, with the links the chat page shows them by."""
+    location = contact = None
+    for a in attachments:
+        if not isinstance(a, dict):
+            continue
+        if a.get("kind") == "location" and location is None:
+            place = OutboundLocation(float(a["latitude"]), float(a["longitude"]))
+            location = CitizenLocationRead(
+                latitude=place.latitude,
+                longitude=place.longitude,
+                title=a.get("title") or None,
+                address=a.get("address") or None,
+                map_url=place.map_url,
+            )
+        elif a.get("kind") == "contact" and contact is None:
+            phone = str(a.get("phone_number") or "")
+            name = " ".join(str(a[k]) for k in ("first_name", "last_name") if a.get(k))
+            contact = CitizenContactRead(name=name or phone, phone_number=phone, tel_url=f"tel:{phone}")
+    return location, contact
 
 
 async def offered_button(*, session: AsyncSession, channel_id: int, session_id: str, payload: str) -> str | None:

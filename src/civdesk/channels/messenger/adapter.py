@@ -187,6 +187,11 @@ class _Part:
 
 def _compose(message: OutboundMessage) -> list[_Part]:
     parts = [_Part({"text": chunk}) for chunk in _split(message.text.strip())]
+    # The Send API has no location or contact message: they go as text after the agent's own, the location as
+    # its name, address, coordinates and an OpenStreetMap link, the contact as its name and number.
+    for rich in (message.location, message.contact):
+        if rich is not None:
+            parts.extend(_Part({"text": chunk}) for chunk in _split(rich.as_text()))
     if message.file is not None:
         parts.append(_file_part(message.file))
     if not parts:

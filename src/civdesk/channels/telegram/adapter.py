@@ -89,7 +89,9 @@ class TelegramAdapter(ChannelAdapter):
         bot = self._bot(account)
         chat_id = int(message.recipient_external_id)
         markup = media.inline_keyboard(message.buttons) if message.buttons else None
-        if message.file is None:
+        if message.location is not None or message.contact is not None:
+            sent = await _send_rich(bot, chat_id, message, markup=markup)
+        elif message.file is None:
             if not message.text.strip():
                 raise SendFailed("the message has neither text nor a file", permanent=True, code="empty")
             sent = await _call(bot.send_message(chat_id=chat_id, text=message.text, reply_markup=markup))
@@ -191,6 +193,30 @@ async def _call(request: Awaitable[T]) -> T:
         raise SendFailed(exc.message, permanent=False) from None
     except TelegramAPIError as exc:
         raise SendFailed(exc.message, permanent=False) from None
+
+
+async def _send_rich(bot: Bot, chat_id: int, message: OutboundMessage, *,
+                     markup: InlineKeyboardMarkup | None) -> Message:
+    """sendVenue (a location with its title and address), sendLocation or sendContact. None of them takes a
+    caption, so the text goes first on its own; a title or address sendLocation cannot show joins that text."""
+    text, location = message.text.strip(), message.location
+    venue = location is not None and bool(location.title and location.address)
+    if location is not None and not venue and location.label:
+        text = "\n".join(part for part in (text, location.label) if part)
+    if text:
+        await _call(bot.send_message(chat_id=chat_id, text=text))
+    if location is not None and venue:
+        return await _call(bot.send_venue(chat_id=chat_id, latitude=location.latitude, longitude=location.longitude,
+                                          title=location.title or "", address=location.address or "",
+                                          reply_markup=markup))
+    if location is not None:
+        return await _call(bot.send_location(chat_id=chat_id, latitude=location.latitude,
+                                             longitude=location.longitude, reply_markup=markup))
+    assert message.contact is not None  # the caller sends here only a location or a contact
+    contact = message.contact
+    return await _call(bot.send_contact(chat_id=chat_id, phone_number=contact.phone_number,
+                                        first_name=contact.first_name, last_name=contact.last_name,
+                                        reply_markup=markup))
 
 
 async def _send_file(

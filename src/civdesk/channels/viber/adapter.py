@@ -41,6 +41,8 @@ MAX_CAPTION = 512  # a picture's `text` (developers.viber.com send_message, pict
 MAX_PICTURE_BYTES = 1024 * 1024  # "max image size 1MB on iOS" — larger images go as files
 MAX_FILE_NAME = 256
 MAX_SENDER_NAME = 28  # send_message: sender.name "Max 28 characters"
+MAX_CONTACT_NAME = 28  # contact message: contact.name "Max 28 characters"
+MAX_CONTACT_PHONE = 18  # contact message: contact.phone_number "Max 18 characters"
 DEFAULT_SENDER_NAME = "civdesk"
 DEFAULT_WELCOME = ("Вітаємо! Це офіційний чат служби. Напишіть своє питання, "
                    "і працівник відповість вам тут.")
@@ -126,7 +128,9 @@ class ViberAdapter(ChannelAdapter):
             raise SendFailed(f"the text has {len(text)} characters; Viber takes {MAX_TEXT}", permanent=True,
                              code="too_long")
         bodies: list[dict[str, Any]] = []
-        if message.file is not None:
+        if message.location is not None or message.contact is not None:
+            bodies = _rich_bodies(message, reply_keys)
+        elif message.file is not None:
             media = _media_body(message.file)
             if media["type"] == "picture" and len(text) <= MAX_CAPTION:
                 bodies.append({**media, "text": text, **reply_keys})
@@ -184,6 +188,25 @@ def _sender(account: ChannelAccount) -> dict[str, str]:
     if avatar:
         sender["avatar"] = avatar
     return sender
+
+
+def _rich_bodies(message: OutboundMessage, reply_keys: dict[str, Any]) -> list[dict[str, Any]]:
+    """A location or contact message takes no text: the text goes first on its own, with the location's title
+    and address, which Viber's location message cannot show. Receipts are tracked for the last message."""
+    text, location, contact = message.text.strip(), message.location, message.contact
+    if location is not None and location.label:
+        text = "\n".join(part for part in (text, location.label) if part)
+    bodies: list[dict[str, Any]] = [{"type": "text", "text": text[:MAX_TEXT]}] if text else []
+    if location is not None:
+        bodies.append({"type": "location", "location": {"lat": location.latitude, "lon": location.longitude},
+                       **reply_keys})
+    elif contact is not None:
+        if len(contact.phone_number) > MAX_CONTACT_PHONE:
+            raise SendFailed(f"Viber takes contact numbers of at most {MAX_CONTACT_PHONE} characters",
+                             permanent=True, code="invalid")
+        bodies.append({"type": "contact", "contact": {"name": contact.name[:MAX_CONTACT_NAME],
+                                                      "phone_number": contact.phone_number}, **reply_keys})
+    return bodies
 
 
 def _media_body(file: OutboundFile) -> dict[str, Any]:

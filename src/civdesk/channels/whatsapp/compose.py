@@ -3,7 +3,8 @@
 Buttons: up to 3 with titles of at most 20 characters become interactive reply buttons; otherwise an
 interactive list (a 1–5 rating always is one), 10 rows per list; beyond 10 the rows continue in
 further list messages ("(2/2)" as their body), since a list holds no more. A file goes first (with
-the text as its caption where the kind takes one and it fits), then the text or the buttons.
+the text as its caption where the kind takes one and it fits), then the text or the buttons. A location
+or a contact card comes after the text, which it cannot carry.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def plan(message: OutboundMessage, *, list_label: str) -> Plan:
     if len(text) > MAX_TEXT:
         raise SendFailed(f"WhatsApp takes at most {MAX_TEXT} characters in one message", permanent=True,
                          code="too_long")
+    if message.location is not None or message.contact is not None:
+        return _rich_plan(message, text)
     payloads: list[JsonDict] = []
     primary = 0
     if message.file is not None:
@@ -70,6 +73,29 @@ def plan(message: OutboundMessage, *, list_label: str) -> Plan:
     if not payloads:
         raise SendFailed("nothing to send: no text, file or template", permanent=True, code="empty")
     return Plan(payloads=tuple(payloads), primary=primary)
+
+
+def _rich_plan(message: OutboundMessage, text: str) -> Plan:
+    """A location (with its name and address) or a contact card; neither takes a caption, so any text goes
+    first as its own message. Receipts are matched against the location or card."""
+    payloads: list[JsonDict] = []
+    if text.strip():
+        payloads.append({"type": "text", "text": {"body": text, "preview_url": False}})
+    location, contact = message.location, message.contact
+    if location is not None:
+        fields: JsonDict = {"latitude": location.latitude, "longitude": location.longitude}
+        if location.title:
+            fields["name"] = location.title
+        if location.address:
+            fields["address"] = location.address
+        payloads.append({"type": "location", "location": fields})
+    elif contact is not None:
+        name: JsonDict = {"formatted_name": contact.name, "first_name": contact.first_name}
+        if contact.last_name:
+            name["last_name"] = contact.last_name
+        card = {"name": name, "phones": [{"phone": contact.phone_number, "type": "WORK"}]}
+        payloads.append({"type": "contacts", "contacts": [card]})
+    return Plan(payloads=tuple(payloads), primary=len(payloads) - 1)
 
 
 def recipient_fields(external_id: str) -> JsonDict:

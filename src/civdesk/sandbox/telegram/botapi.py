@@ -225,6 +225,23 @@ async def _send_document(emulator: TelegramEmulator, token: str, params: Params)
                                    parse_mode=_str(params, "parse_mode") or None, reply_markup=_markup(params)))
 
 
+async def _send_location(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    return _Ok(emulator.send_location(token, chat_id=_chat_id(params), latitude=params.get("latitude"),
+                                      longitude=params.get("longitude"), reply_markup=_markup(params)))
+
+
+async def _send_venue(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    return _Ok(emulator.send_venue(token, chat_id=_chat_id(params), latitude=params.get("latitude"),
+                                   longitude=params.get("longitude"), title=_str(params, "title"),
+                                   address=_str(params, "address"), reply_markup=_markup(params)))
+
+
+async def _send_contact(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
+    return _Ok(emulator.send_contact(token, chat_id=_chat_id(params), phone_number=_str(params, "phone_number"),
+                                     first_name=_str(params, "first_name"), last_name=_str(params, "last_name"),
+                                     reply_markup=_markup(params)))
+
+
 async def _get_file(emulator: TelegramEmulator, token: str, params: Params) -> _Ok:
     file_id = _str(params, "file_id")
     if not file_id:
@@ -249,4 +266,7 @@ _HANDLERS: dict[str, Callable[[TelegramEmulator, str, Params], Awaitable[_Ok]]] 
     "getFile": _get_file,
     "sendPhoto": _send_photo,
     "sendDocument": _send_document,
+    "sendLocation": _send_location,
+    "sendVenue": _send_venue,
+    "sendContact": _send_contact,
 }

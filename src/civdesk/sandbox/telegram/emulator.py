@@ -19,6 +19,7 @@ from typing import Any
 
 from civdesk.sandbox.telegram.controls import ControlsMixin
 from civdesk.sandbox.telegram.media import MediaMixin
+from civdesk.sandbox.telegram.rich import RichMixin
 from civdesk.sandbox.telegram.state import (
     CONFLICT,
     METHOD_NAMES,
@@ -42,7 +43,7 @@ from civdesk.sandbox.telegram.webhook import WebhookPusher
 __all__ = ["BotApiError", "BotSpec", "SandboxError", "TelegramEmulator"]
 
 
-class TelegramEmulator(MediaMixin, ControlsMixin):
+class TelegramEmulator(MediaMixin, RichMixin, ControlsMixin):
     def __init__(self, *, bots: Iterable[BotSpec] = (), retry_base_delay: float = 1.0,
                  retry_max_delay: float = 60.0, push_timeout: float = 10.0,
                  id_base: int | None = None) -> None:
@@ -251,7 +252,7 @@ class TelegramEmulator(MediaMixin, ControlsMixin):
         return chat
 
     def _bot_says(self, bot: BotState, chat: Chat, message: JsonDict, record: JsonDict,
-                  page_file: JsonDict | None = None) -> JsonDict:
+                  page_file: JsonDict | None = None, page_text: str | None = None) -> JsonDict:
         """Records a message the bot sent (the lock held) and returns it as the Bot API answers."""
         reply_markup = record.get("reply_markup")
         # Telegram echoes only inline keyboards back in the Message.
@@ -261,7 +262,7 @@ class TelegramEmulator(MediaMixin, ControlsMixin):
         bot.sends.append({**record, "message_id": message["message_id"], "time": time.time()})
         extra = {"file": page_file} if page_file else {}
         self._log(chat, "bot", "message", message_id=message["message_id"],
-                  text=message.get("text", message.get("caption") or ""), reply_markup=reply_markup,
+                  text=page_text or message.get("text", message.get("caption") or ""), reply_markup=reply_markup,
                   date=message["date"], **extra)
         self._notify(bot.spec.token)
         return copy.deepcopy(message)

@@ -99,7 +99,7 @@ class MediaMixin:
         raise NotImplementedError
 
     def _bot_says(self, bot: BotState, chat: Chat, message: JsonDict, record: JsonDict,
-                  page_file: JsonDict | None = None) -> JsonDict:
+                  page_file: JsonDict | None = None, page_text: str | None = None) -> JsonDict:
         raise NotImplementedError
 
     # -- Bot API -----------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from typing import Any
 JsonDict = dict[str, Any]
 
 METHODS = ("getMe", "setWebhook", "deleteWebhook", "getWebhookInfo", "getUpdates", "sendMessage",
-           "answerCallbackQuery", "getFile", "sendPhoto", "sendDocument")
+           "answerCallbackQuery", "getFile", "sendPhoto", "sendDocument", "sendLocation", "sendVenue",
+           "sendContact")
 METHOD_NAMES = {name.lower(): name for name in METHODS}
 TOKEN_RE = re.compile(r"^\d{1,15}:[A-Za-z0-9_-]{1,100}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")

@@ -146,7 +146,8 @@ class EmulatorCore:
         user.tracking_data = body.get("tracking_data")
         user.undelivered.append(message_token)
         self._log(user, "bot", body["type"], message_token=message_token, text=body.get("text", ""),
-                  media=body.get("media"), file_name=body.get("file_name"), keyboard=body.get("keyboard"))
+                  media=body.get("media"), file_name=body.get("file_name"), keyboard=body.get("keyboard"),
+                  location=body.get("location"), contact=body.get("contact"))
         if self.auto_delivered:
             self._enqueue(account, user.id, self._receipt("delivered", message_token, user.id))
         self._notify(account.spec.token)

@@ -21,6 +21,8 @@ STATUS_MESSAGES = {
 # Receipts can be filtered with set_webhook's event_types; the rest always come [protocol notes 2.2].
 FILTERABLE_EVENTS = ("delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started")
 ALWAYS_SENT = ("message", "subscribed", "unsubscribed", "conversation_started", "webhook")
+MAX_CONTACT_NAME = 28
+MAX_CONTACT_PHONE = 18
 MESSAGE_TYPES = ("text", "picture", "video", "file", "location", "contact", "sticker", "url", "rich_media")
 ACTION_TYPES = ("reply", "open-url", "location-picker", "share-phone", "none")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9-]{10,100}$")
@@ -180,5 +182,31 @@ def validate_message(body: JsonDict, *, welcome: bool) -> None:
         raise ViberApiError(4, "size is required for a video or file message")
     if kind == "file" and (not isinstance(body.get("file_name"), str) or not body["file_name"]):
         raise ViberApiError(4, "file_name is required for a file message")
+    if kind == "location":
+        _validate_location(body.get("location"))
+    if kind == "contact":
+        _validate_contact(body.get("contact"))
     if "keyboard" in body:
         validate_keyboard(body["keyboard"])
+
+
+def _validate_location(location: object) -> None:
+    """location{lat, lon}: numbers within range."""
+    if not isinstance(location, dict) or "lat" not in location or "lon" not in location:
+        raise ViberApiError(4, "location{lat, lon} is required for a location message")
+    for key, bound in (("lat", 90), ("lon", 180)):
+        value = location[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not -bound <= value <= bound:
+            raise ViberApiError(3, f"location.{key} must be a number between -{bound} and {bound}")
+
+
+def _validate_contact(contact: object) -> None:
+    """contact{name (max 28 characters), phone_number (max 18 characters)}."""
+    if not isinstance(contact, dict):
+        raise ViberApiError(4, "contact{name, phone_number} is required for a contact message")
+    for key, limit in (("name", MAX_CONTACT_NAME), ("phone_number", MAX_CONTACT_PHONE)):
+        value = contact.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise ViberApiError(4, f"contact.{key} is required")
+        if len(value) > limit:
+            raise ViberApiError(3, f"contact.{key} is longer than {limit} characters")

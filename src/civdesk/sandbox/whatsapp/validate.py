@@ -38,9 +38,12 @@ def check_send(body: JsonDict) -> JsonDict:
     if kind not in _TYPES:
         raise invalid_param(f"Param type must be one of {', '.join(_TYPES)}.")
     content = body.get(kind)
+    record: JsonDict = {"to": to.removeprefix("+"), "type": kind, "payload": body, "text": ""}
+    if kind == "contacts":  # the one type whose content is a list
+        record.update(_contacts(content))
+        return record
     if not isinstance(content, dict):
         raise missing(f"The parameter {kind} is required.")
-    record: JsonDict = {"to": to.removeprefix("+"), "type": kind, "payload": body, "text": ""}
     if kind == "text":
         text = content.get("body")
         if not isinstance(text, str) or not text.strip():
@@ -54,7 +57,50 @@ def check_send(body: JsonDict) -> JsonDict:
         record.update(_interactive(content))
     elif kind == "template":
         record.update(_template(content))
+    elif kind == "location":
+        record.update(_location(content))
     return record
+
+
+def _location(content: JsonDict) -> JsonDict:
+    """location{latitude, longitude, name?, address?}; the recorded text is what the citizen's page shows."""
+    place = []
+    for key, bound in (("latitude", 90), ("longitude", 180)):
+        value = content.get(key)
+        if value is None:
+            raise missing(f"The parameter location['{key}'] is required.")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not -bound <= value <= bound:
+            raise not_valid(f"Param location['{key}'] must be a number between -{bound} and {bound}.")
+        place.append(value)
+    for key in ("name", "address"):
+        if content.get(key) is not None and not isinstance(content[key], str):
+            raise invalid_param(f"Param location['{key}'] must be a string.")
+    label = ", ".join(part for part in (content.get("name"), content.get("address")) if part)
+    return {"text": f"📍 {label} ({place[0]}, {place[1]})" if label else f"📍 {place[0]}, {place[1]}",
+            "location": {"latitude": place[0], "longitude": place[1], "name": content.get("name"),
+                         "address": content.get("address")}}
+
+
+def _contacts(content: Any) -> JsonDict:
+    """contacts[{name{formatted_name, …}, phones[{phone, type?, wa_id?}], …}]."""
+    if not isinstance(content, list) or not content:
+        raise missing("The parameter contacts is required and must be a non-empty array.")
+    shown = []
+    for card in content:
+        name = card.get("name") if isinstance(card, dict) else None
+        formatted = name.get("formatted_name") if isinstance(name, dict) else None
+        if not isinstance(name, dict) or not isinstance(formatted, str) or not formatted.strip():
+            raise missing("The parameter contacts[0]['name']['formatted_name'] is required.")
+        if not any(isinstance(name.get(k), str) and name[k] for k in ("first_name", "last_name", "middle_name",
+                                                                      "suffix", "prefix")):
+            raise not_valid("contacts['name'] needs at least one of first_name, last_name, middle_name, "
+                            "suffix or prefix besides formatted_name.")
+        phones = card.get("phones", [])
+        if not isinstance(phones, list) or not all(isinstance(p, dict) and isinstance(p.get("phone"), str)
+                                                   and p["phone"] for p in phones):
+            raise not_valid("contacts['phones'] must be an array of {phone, type?, wa_id?}.")
+        shown.append(" ".join([f"👤 {formatted}", *(p["phone"] for p in phones)]))
+    return {"text": "\n".join(shown), "contacts": content}
 
 
 def _media(kind: str, content: JsonDict) -> JsonDict:

@@ -125,6 +125,41 @@
     if (old) old.replaceWith(list); else node.insertBefore(list, node.querySelector(".msg__state"));
   }
 
+  // ---- a place or a contact card the agency sent: plain links, named by what they open ----
+  function richBlock(item) {
+    if (item.location) {
+      const place = item.location;
+      const label = [place.title, place.address].filter(Boolean).join(", ") ||
+        place.latitude + ", " + place.longitude;
+      const block = make("p", "msg__rich msg__place");
+      const link = make("a", "msg__rich-link");
+      link.href = place.map_url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      link.append(make("span", "msg__rich-icon", "📍"), make("span", "", label),
+        make("span", "msg__rich-hint", t("place.open_map")));
+      link.firstChild.setAttribute("aria-hidden", "true");
+      block.append(link);
+      return block;
+    }
+    if (item.contact) {
+      const block = make("p", "msg__rich msg__contact");
+      block.append(make("span", "msg__rich-name", item.contact.name));
+      const link = make("a", "msg__rich-link");
+      link.href = item.contact.tel_url;
+      link.setAttribute("aria-label", t("contact.call", { name: item.contact.name, phone: item.contact.phone_number }));
+      link.append(make("span", "msg__rich-icon", "📞"), make("span", "", item.contact.phone_number));
+      link.firstChild.setAttribute("aria-hidden", "true");
+      block.append(link);
+      return block;
+    }
+    return null;
+  }
+  function showRich(node, item) {
+    const block = richBlock(item);
+    if (block) node.insertBefore(block, node.querySelector(".msg__state"));
+  }
+
   // ---- quick replies: real buttons, one press each ----
   function buttonGroup(buttons, onPress) {
     const group = make("div", "msg__buttons");
@@ -218,6 +253,7 @@
     setTime: setTime,
     pendingFile: pendingFile,
     showFiles: showFiles,
+    showRich: showRich,
     buttonGroup: buttonGroup,
     closeKeyboards: closeKeyboards,
     attachControl: attachControl,

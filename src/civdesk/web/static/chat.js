@@ -111,6 +111,7 @@
     } else {
       node = makeNode(own, text, when);
       ui.showFiles(node, files);
+      if (!own) ui.showRich(node, item);
       if (!own && Array.isArray(item.buttons) && item.buttons.length) node.append(ui.buttonGroup(item.buttons, press));
       conversationStarted();
       ui.insertInOrder(el.log, node, item.id);

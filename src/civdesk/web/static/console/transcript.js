@@ -31,9 +31,14 @@ function author(message, kind, state, conversation) {
   return t("msg.agent");
 }
 
+const RICH = ["location", "contact"];
+
 function files(message, onDownload) {
-  if (!message.attachments?.length) return null;
-  return h("ul", { class: "msg__files" }, message.attachments.map((file, index) => {
+  // Indexes stay those of the whole list: the download URL names a file by its place in it.
+  const items = (message.attachments || []).map((file, index) => [file, index]);
+  if (!items.length) return null;
+  return h("ul", { class: "msg__files" }, items.map(([file, index]) => {
+    if (RICH.includes(file.kind)) return h("li", { class: "file" }, rich(file));
     const name = file.name || `${file.kind || "file"}-${index + 1}`;
     const size = fileSize(file.size);
     const ready = Boolean(file.stored_key) || message.direction !== "in";
@@ -49,6 +54,22 @@ function files(message, onDownload) {
         }, t("file.download"), h("span", { class: "visually-hidden" }, ` ${name}`))
         : h("span", { class: "file__pending muted" }, t("file.pending")));
   }));
+}
+
+// A place (with a map link) or a contact card, sent by the agent or shared by the citizen.
+function rich(item) {
+  if (item.kind === "location") {
+    const label = [item.title, item.address].filter(Boolean).join(", ");
+    const where = `${Number(item.latitude).toFixed(6)}, ${Number(item.longitude).toFixed(6)}`;
+    const url = `https://www.openstreetmap.org/?mlat=${Number(item.latitude)}&mlon=${Number(item.longitude)}`;
+    return [h("span", { class: "file__icon", "aria-hidden": "true" }, "MAP"),
+      h("a", { class: "file__name", href: url, target: "_blank", rel: "noopener noreferrer" },
+        label ? `${label} (${where})` : where)];
+  }
+  const name = [item.first_name, item.last_name].filter(Boolean).join(" ");
+  return [h("span", { class: "file__icon", "aria-hidden": "true" }, "TEL"),
+    h("span", { class: "file__name" }, `${t("msg.contact")}: ${name}`),
+    h("a", { class: "file__size", href: `tel:${item.phone_number}` }, item.phone_number)];
 }
 
 function iconFor(mime = "") {
