@@ -49,7 +49,11 @@ def create_engine_for(url: str) -> AsyncEngine:
         engine = create_async_engine(async_url(url), pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
-    return create_async_engine(async_url(url), pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # No pool_pre_ping: it costs a round trip on every checkout, i.e. on every webhook. Connections
+    # are recycled before server or proxy idle timeouts close them, and a connection that died anyway
+    # fails one transaction, which the webhook path retries once (conversation/receive.py); SQLAlchemy
+    # then discards every connection older than the failure.
+    return create_async_engine(async_url(url), pool_size=20, max_overflow=20, pool_recycle=1800)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
