@@ -13,19 +13,30 @@ from civdesk.agent.service import AgentIdentity, identity_from_token
 from civdesk.config import Settings
 from civdesk.core.errors import Unauthorized
 
+# The two getters below are `async def` although they do not await: FastAPI runs a plain `def`
+# dependency in its thread pool, a thread hop per request (measured on every webhook) for a dict read.
 
-def get_settings(request: Request) -> Settings:
+
+def _settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+def _sessionmaker_of(request: Request) -> async_sessionmaker[AsyncSession]:
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     return maker
 
 
+async def get_settings(request: Request) -> Settings:
+    return _settings_of(request)
+
+
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    return _sessionmaker_of(request)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_sessionmaker(request)() as session:
+    async with _sessionmaker_of(request)() as session:
         yield session
 
 
@@ -37,7 +48,7 @@ def get_agent(
 ) -> AgentIdentity:
     if credentials is None:
         raise Unauthorized("a bearer token is required", "потрібен токен доступу")
-    return identity_from_token(token=credentials.credentials, secret_key=get_settings(request).secret_key)
+    return identity_from_token(token=credentials.credentials, secret_key=_settings_of(request).secret_key)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

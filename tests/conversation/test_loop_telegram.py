@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.support.stack import Stack
 from tests.support.world import BOT_TOKEN, login, wait_for
@@ -226,3 +228,32 @@ def test_the_generic_webhook_url_never_accepts_web_chat_bodies(stack: Stack) -> 
     body = {"session_id": "s" * 32, "client_msg_id": "c" * 16, "text": "підроблене"}
     response = stack.client.post(f"/webhooks/webchat/{stack.world.webchat_channel_id}", json=body)
     assert response.status_code == 401
+
+
+def test_webhook_survives_connections_the_server_dropped(stack: Stack, database_url: str) -> None:
+    """PostgreSQL engines have no pre-ping (a round trip per webhook): a pooled connection the server
+    closed fails one attempt, and the webhook path retries it once on a fresh connection."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to drop connections")
+    url = f"/webhooks/telegram/{stack.world.telegram_channel_id}"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": stack.world.webhook_secret}
+
+    def update(update_id: int, text: str) -> dict[str, object]:
+        chat = {"id": CHAT, "type": "private"}
+        sender = {"id": CHAT, "is_bot": False, "first_name": "Марія"}
+        message = {"message_id": update_id, "date": 1700000000, "text": text, "chat": chat, "from": sender}
+        return {"update_id": update_id, "message": message}
+
+    assert stack.client.post(url, json=update(1, "перше"), headers=headers).status_code == 200
+    parsed = make_url(database_url)
+    admin_url = parsed.set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (parsed.database,),
+        )
+    response = stack.client.post(url, json=update(2, "після обриву"), headers=headers)
+    assert response.status_code == 200 and response.json()["stored"] == 1
+    agent = login(stack.client, stack.world.agent_email)
+    [conversation] = _conversations(stack, agent)
+    assert [m["text"] for m in _messages(stack, agent, conversation["id"])][-1] == "після обриву"

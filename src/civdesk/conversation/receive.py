@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civdesk.channel import service as channel_service
@@ -71,6 +71,13 @@ async def receive(
                 await realtime_service.discard(session)
                 if attempt == 2:
                     raise
+                continue
+            except DBAPIError as exc:
+                # A pooled connection the server closed (restart, idle timeout): the engine has no
+                # pre-ping, so the first statement finds out; nothing was stored, try once more.
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+                await realtime_service.discard(session)
                 continue
         if parked:
             await receipts.settle_parked(sessionmaker=sessionmaker, keys=parked)

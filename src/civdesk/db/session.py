@@ -57,6 +57,8 @@ def create_engine_for(url: str, *, pre_ping: bool = True) -> AsyncEngine:
         engine = create_async_engine(async_url(url), pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
+    # Web processes keep pre-ping: the webhook path retries a dropped connection once, but the agent API
+    # does not, and a database restart must not cost an agent a failed request.
     return create_async_engine(
         async_url(url), pool_size=POSTGRES_POOL_SIZE, max_overflow=20, pool_pre_ping=pre_ping, pool_recycle=1800
     )

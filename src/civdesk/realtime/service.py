@@ -19,6 +19,12 @@ _PENDING_TOPICS = "civdesk_pending_topics"
 
 _events = cast(Table, EventRecord.__table__)
 _INSERT_EVENT = insert(_events).returning(_events.c.id)
+# Several events (a new conversation has two) go in as one multi-row INSERT (SQLAlchemy's
+# insertmanyvalues). PostgreSQL: SQLAlchemy returns the ids in the order of the rows. SQLite: asking
+# for that order makes SQLAlchemy fall back to one INSERT per row, but one multi-row INSERT on the
+# single connection numbers its rows in order, so the returned ids are simply sorted.
+_INSERT_EVENTS = insert(_events).returning(_events.c.id, sort_by_parameter_order=True)
+_INSERT_EVENTS_SQLITE = insert(_events).returning(_events.c.id)
 
 
 def emit(*, session: AsyncSession, agency_id: int, type: str, payload: dict[str, Any]) -> None:
@@ -37,10 +43,18 @@ async def commit(session: AsyncSession) -> None:
     pending: list[dict[str, Any]] = session.info.pop(_PENDING, [])
     messages: list[dict[str, Any]] = []
     stamp = now()
-    conn = await session.connection() if pending else None
-    for event in pending:
-        assert conn is not None
-        event_id = (await conn.execute(_INSERT_EVENT, event | {"created_at": stamp})).scalar_one()
+    ids: list[int] = []
+    if len(pending) == 1:
+        conn = await session.connection()
+        ids = [(await conn.execute(_INSERT_EVENT, pending[0] | {"created_at": stamp})).scalar_one()]
+    elif pending:
+        conn = await session.connection()
+        rows = [event | {"created_at": stamp} for event in pending]
+        if conn.dialect.name == "sqlite":
+            ids = sorted((await conn.execute(_INSERT_EVENTS_SQLITE, rows)).scalars())
+        else:
+            ids = list((await conn.execute(_INSERT_EVENTS, rows)).scalars())
+    for event, event_id in zip(pending, ids, strict=True):
         messages.append(
             {
                 "id": event_id,

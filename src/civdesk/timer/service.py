@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +20,8 @@ from civdesk.timer.models import Timer, TimerStatus
 _timer = cast(Table, Timer.__table__)
 # Timers due this soon wake the workers right after commit instead of at their next look.
 _WAKE_WITHIN = timedelta(seconds=1)
+_BATCH = "civdesk_timer_batch"
+_INSERT_TIMER = insert(_timer)
 
 
 @dataclass(frozen=True)
@@ -58,18 +61,46 @@ async def schedule(
         "attempts": 0,
         "created_at": now(),
     }
-    conn = await session.connection()
-    if dedupe_key is None:
-        await conn.execute(insert(_timer), values)
+    batch: list[dict[str, Any]] | None = session.info.get(_BATCH)
+    if dedupe_key is None and batch is not None:
+        batch.append(values)
+    elif dedupe_key is None:
+        await (await session.connection()).execute(_INSERT_TIMER, values)
     else:
+        conn = await session.connection()
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         await conn.execute(dialect.insert(_timer).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"]))
     if due_at <= now() + _WAKE_WITHIN:
         realtime_service.notify_after_commit(session=session, topic=bus_module.TIMER_TOPIC)
 
 
+@contextlib.asynccontextmanager
+async def batched(session: AsyncSession) -> AsyncIterator[None]:
+    """Timers scheduled inside go in as one multi-row INSERT at the end: a new conversation starts
+    up to three (response and resolution targets, the route decision), one round trip instead of three."""
+    if _BATCH in session.info:  # nested: the outer scope writes them
+        yield
+        return
+    session.info[_BATCH] = []
+    try:
+        yield
+    except BaseException:
+        session.info.pop(_BATCH, None)  # the transaction is going to roll back anyway
+        raise
+    await _write_batch(session)
+
+
+async def _write_batch(session: AsyncSession) -> None:
+    rows: list[dict[str, Any]] = session.info.pop(_BATCH, None) or []
+    if rows:
+        await (await session.connection()).execute(_INSERT_TIMER, rows)
+
+
 async def cancel(*, session: AsyncSession, conversation_id: int, kinds: Iterable[str]) -> None:
     """Cancels a conversation's pending timers of these kinds (the thing they waited for happened)."""
+    if session.info.get(_BATCH):  # a timer scheduled just before in a batch must be cancellable too
+        await _write_batch(session)
+        session.info[_BATCH] = []
     conn = await session.connection()
     await conn.execute(
         update(_timer)
@@ -82,44 +113,65 @@ async def cancel(*, session: AsyncSession, conversation_id: int, kinds: Iterable
     )
 
 
+_CLAIM_COLUMNS = (
+    _timer.c.id,
+    _timer.c.kind,
+    _timer.c.due_at,
+    _timer.c.agency_id,
+    _timer.c.conversation_id,
+    _timer.c.agent_id,
+    _timer.c.attempts,
+    _timer.c.payload,
+)
+_DUE = (
+    select(*_CLAIM_COLUMNS)
+    .where(
+        or_(_timer.c.status == TimerStatus.PENDING.value, _timer.c.status == TimerStatus.RUNNING.value),
+        _timer.c.due_at <= bindparam("moment"),
+    )
+    .order_by(_timer.c.status, _timer.c.due_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_LEASE = (
+    update(_timer)
+    .where(_timer.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=TimerStatus.RUNNING.value,
+        attempts=_timer.c.attempts + 1,
+        due_at=bindparam("lease_end"),
+        fired_at=func.coalesce(_timer.c.fired_at, bindparam("moment")),
+    )
+)
+
+
 async def claim_due(*, session: AsyncSession, limit: int, lease_seconds: float) -> list[ClaimedTimer]:
     """Takes due timers. A running timer whose lease ran out (its worker died) is due again;
-    SKIP LOCKED lets any number of workers share them on PostgreSQL."""
+    SKIP LOCKED lets any number of workers share them on PostgreSQL. Core statements built once,
+    and one UPDATE for the whole claim: every new conversation's route timer passes through here."""
     moment = now()
-    rows = (
-        await session.execute(
-            select(Timer)
-            .where(
-                or_(_timer.c.status == TimerStatus.PENDING.value, _timer.c.status == TimerStatus.RUNNING.value),
-                _timer.c.due_at <= moment,
-            )
-            .order_by(_timer.c.status, _timer.c.due_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    conn = await session.connection()
+    rows = (await conn.execute(_DUE, {"moment": moment, "limit": limit})).all()
+    if not rows:
+        return []
+    await conn.execute(
+        _LEASE,
+        {"ids": [row.id for row in rows], "lease_end": moment + timedelta(seconds=lease_seconds), "moment": moment},
+    )
+    return [
+        ClaimedTimer(
+            id=row.id,
+            kind=row.kind,
+            # A lease that ran out reports the lease end; the original due time is what matters.
+            due_at=row.due_at,
+            agency_id=row.agency_id,
+            conversation_id=row.conversation_id,
+            agent_id=row.agent_id,
+            attempts=row.attempts + 1,
+            payload=dict(row.payload or {}),
         )
-    ).scalars()
-    claimed: list[ClaimedTimer] = []
-    lease_end = moment + timedelta(seconds=lease_seconds)
-    for timer in rows:
-        claimed.append(
-            ClaimedTimer(
-                id=timer.id,
-                kind=timer.kind,
-                # A lease that ran out reports the lease end; the original due time is what matters.
-                due_at=timer.due_at,
-                agency_id=timer.agency_id,
-                conversation_id=timer.conversation_id,
-                agent_id=timer.agent_id,
-                attempts=timer.attempts + 1,
-                payload=dict(timer.payload or {}),
-            )
-        )
-        timer.status = TimerStatus.RUNNING.value
-        timer.attempts += 1
-        timer.due_at = lease_end
-        if timer.fired_at is None:
-            timer.fired_at = moment
-    return claimed
+        for row in rows
+    ]
 
 
 async def finish(*, session: AsyncSession, timer_id: int) -> None:

@@ -56,8 +56,11 @@ class TimerWorker:
                 except Exception:
                     log.exception("timer round failed; retrying shortly")
                     fired = 0
-                if fired:
-                    continue
+                if fired >= self._batch_size:
+                    continue  # a full batch: more are probably due
+                # Fewer than a batch: nothing else was due at the claim. Anything scheduled since woke
+                # us (it is queued in `wakeups`), so skip the claim that would find nothing, which
+                # would otherwise follow every new conversation's route timer.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wakeups.get(), timeout=await self._sleep_seconds())
                 while not wakeups.empty():
