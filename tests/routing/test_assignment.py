@@ -140,3 +140,14 @@ async def test_presence_drives_routing_offline_agents_get_nothing_and_coming_onl
     await desk.presence("olena", "online")
     await desk.fire()
     assert await desk.assignee(waiting) == "olena"
+
+
+async def test_manual_pull_without_notices_costs_no_worker_round(desk: Desk) -> None:
+    from civdesk.timer import service as timer_service
+
+    await desk.topic("subsidies", "Субсидії", keywords=["субсид"])  # the agency's default: manual, no notices
+    conversation = await desk.write("c1", "субсидія")
+    async with desk.sessionmaker() as session:
+        kinds = [t.kind for t in await timer_service.pending(session=session, conversation_id=conversation)]
+    assert "route" not in kinds and (await desk.get(conversation)).queued_at is not None
+    assert await desk.told(conversation) == []

@@ -26,6 +26,7 @@ from civdesk.presence.models import PresenceStatus
 from civdesk.routing import assign, decide, messages, targets, triage
 from civdesk.routing import config as routing_config
 from civdesk.routing.config import AgencyRouting, TopicConfig
+from civdesk.routing.models import Strategy
 from civdesk.timer import service as timer_service
 
 REPEAT_WORKING_DAYS = 10
@@ -206,6 +207,8 @@ async def enqueue(
     if not hours.is_open(cfg.calendar, stamp):
         await _closed(session=session, cfg=cfg, conversation=conversation, stamp=stamp)
         return
+    if cfg.strategy(conversation.topic_id) == Strategy.MANUAL.value and not cfg.queue_notices:
+        return  # manual pull with nothing to tell the citizen: no decision to make until an agent takes it
     await timer_service.schedule(
         session=session,
         kind=decide.ROUTE,
