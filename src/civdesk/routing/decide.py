@@ -59,34 +59,22 @@ async def route_one(
     notify: bool = False,
     why: str = "",
 ) -> Routed:
-    """One decision for a locked, routable conversation; True when an agent got it."""
+    """One decision for a locked, routable conversation."""
     strategy = cfg.strategy(row.topic_id)
     prefix = f"{why}; " if why else ""
     if not hours.is_open(cfg.calendar, now()):
-        opening = hours.next_opening(cfg.calendar, now())
-        if opening is not None:
-            await timer_service.schedule(
-                session=session,
-                kind=DRAIN,
-                due_at=opening,
-                agency_id=cfg.id,
-                dedupe_key=f"drain:{cfg.id}:{opening.isoformat()}",
-            )
+        await drain_at_opening(session=session, cfg=cfg, after=now())
         await assign.set_assignee(session=session, conversation_id=row.id, agent_id=None, queued=True)
         return Routed.CLOSED
     if strategy == Strategy.MANUAL.value:
         if notify:
-            await assign.record(
+            await _waiting(
                 session=session,
                 cfg=cfg,
-                conversation_id=row.id,
-                topic_id=row.topic_id,
+                row=row,
                 strategy=strategy,
-                outcome="queued",
                 reason=prefix + "manual pull: waits for an agent to take it",
             )
-            if cfg.queue_notices:
-                await _tell_position(session=session, cfg=cfg, row=row)
         return Routed.MANUAL
     ranking = await assign.rank(
         session=session,
@@ -134,19 +122,53 @@ async def route_one(
         )
         return Routed.RETRY
     if notify:
-        await assign.record(
+        await _waiting(
             session=session,
             cfg=cfg,
-            conversation_id=row.id,
-            topic_id=row.topic_id,
+            row=row,
             strategy=strategy,
-            outcome="queued",
             reason=prefix + "no eligible agent online with free capacity",
             ranking=ranking,
         )
-        if cfg.queue_notices:
-            await _tell_position(session=session, cfg=cfg, row=row)
     return Routed.QUEUED
+
+
+async def _waiting(
+    *,
+    session: AsyncSession,
+    cfg: AgencyRouting,
+    row: Any,
+    strategy: str,
+    reason: str,
+    ranking: assign.Ranking | None = None,
+) -> None:
+    """Records why the conversation waits in the queue and, with queue notices, tells the citizen."""
+    await assign.record(
+        session=session,
+        cfg=cfg,
+        conversation_id=row.id,
+        topic_id=row.topic_id,
+        strategy=strategy,
+        outcome="queued",
+        reason=reason,
+        ranking=ranking,
+    )
+    if cfg.queue_notices:
+        await _tell_position(session=session, cfg=cfg, row=row)
+
+
+async def drain_at_opening(*, session: AsyncSession, cfg: AgencyRouting, after: datetime) -> datetime | None:
+    """Schedules one drain of the queue for the agency's next opening (once per opening); returns it."""
+    opening = hours.next_opening(cfg.calendar, after)
+    if opening is not None:
+        await timer_service.schedule(
+            session=session,
+            kind=DRAIN,
+            due_at=opening,
+            agency_id=cfg.id,
+            dedupe_key=f"drain:{cfg.id}:{opening.isoformat()}",
+        )
+    return opening
 
 
 async def _assigned(

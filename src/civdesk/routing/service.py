@@ -90,11 +90,14 @@ async def _start_new(
     # The plan was made from the same cached snapshot moments ago; this is a dict lookup.
     cfg = await routing_config.load(session=session, agency_id=conversation.agency_id)
     topic_id = plan.topic.id if plan.topic else None
-    await targets.start_response(
-        session=session, cfg=cfg, conversation_id=conversation.id, topic_id=topic_id, since=stamp, first=True
-    )
-    await targets.start_resolution(
-        session=session, cfg=cfg, conversation_id=conversation.id, topic_id=topic_id, since=stamp
+    await targets.start_all(
+        session=session,
+        cfg=cfg,
+        conversation_id=conversation.id,
+        topic_id=topic_id,
+        created_at=stamp,
+        awaiting_since=stamp,
+        answered=False,
     )
     if plan.triage:
         body, buttons = triage.prompt(cfg, plan.language)
@@ -169,17 +172,15 @@ async def _triage_answer(
     queued = conversation.model_copy(update=changes | {"triage_pending": False})
     if topic is not None:
         # The first-response clock was set before the topic was known: the topic's target now applies.
-        await targets.stop_all(session=session, conversation_id=conversation.id)
-        await targets.start_response(
+        await targets.start_all(
             session=session,
             cfg=cfg,
             conversation_id=conversation.id,
             topic_id=topic.id,
-            since=conversation.created_at,
-            first=True,
-        )
-        await targets.start_resolution(
-            session=session, cfg=cfg, conversation_id=conversation.id, topic_id=topic.id, since=conversation.created_at
+            created_at=conversation.created_at,
+            awaiting_since=conversation.created_at,
+            answered=False,
+            replace=True,
         )
     await enqueue(session=session, cfg=cfg, conversation=queued, topic=topic, stamp=stamp, announce_topic=True)
     return changes
@@ -224,18 +225,11 @@ async def _closed(
 ) -> None:
     """Outside working hours: say when we open, and drain the queue then, in arrival order."""
     language = conversation.language or cfg.primary_language
-    opening = hours.next_opening(cfg.calendar, stamp)
+    opening = await decide.drain_at_opening(session=session, cfg=cfg, after=stamp)
     when = ""
     if opening is not None:
         local = opening.astimezone(cfg.calendar.time_zone)
         when = messages.text("closed_opening", language, when=local.strftime("%d.%m %H:%M"))
-        await timer_service.schedule(
-            session=session,
-            kind=decide.DRAIN,
-            due_at=opening,
-            agency_id=cfg.id,
-            dedupe_key=f"drain:{cfg.id}:{opening.isoformat()}",
-        )
     await automatic.send(
         session=session,
         conversation=conversation,

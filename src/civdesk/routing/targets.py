@@ -10,7 +10,7 @@ outside working hours starts at the next opening instead.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,20 +57,6 @@ async def start_response(
     )
 
 
-async def start_resolution(
-    *, session: AsyncSession, cfg: AgencyRouting, conversation_id: int, topic_id: int | None, since: datetime
-) -> None:
-    await _start(
-        session=session,
-        cfg=cfg,
-        conversation_id=conversation_id,
-        topic_id=topic_id,
-        since=since,
-        kind=TargetKind.RESOLUTION,
-        timer_kind=RESOLUTION_TIMER,
-    )
-
-
 async def _start(
     *,
     session: AsyncSession,
@@ -96,34 +82,41 @@ async def _start(
     )
 
 
-async def stop_response(*, session: AsyncSession, conversation_id: int) -> None:
-    await timer_service.cancel(session=session, conversation_id=conversation_id, kinds=(RESPONSE_TIMER,))
-
-
-async def stop_all(*, session: AsyncSession, conversation_id: int) -> None:
-    await timer_service.cancel(
-        session=session, conversation_id=conversation_id, kinds=(RESPONSE_TIMER, RESOLUTION_TIMER)
-    )
-
-
-async def restart(*, session: AsyncSession, cfg: AgencyRouting, conversation: Any) -> None:
-    """After a transfer to another agency or topic: its targets apply from the original waits."""
-    await stop_all(session=session, conversation_id=conversation.id)
-    if conversation.awaiting_since is not None:
+async def start_all(
+    *,
+    session: AsyncSession,
+    cfg: AgencyRouting,
+    conversation_id: int,
+    topic_id: int | None,
+    created_at: datetime,
+    awaiting_since: datetime | None,
+    answered: bool,
+    replace: bool = False,
+) -> None:
+    """The response clock (while the citizen waits) and the resolution clock. `replace` cancels the
+    running ones first: after a transfer or a topic choice, the new topic's targets apply from the
+    original waits."""
+    if replace:
+        await timer_service.cancel(
+            session=session, conversation_id=conversation_id, kinds=(RESPONSE_TIMER, RESOLUTION_TIMER)
+        )
+    if awaiting_since is not None:
         await start_response(
             session=session,
             cfg=cfg,
-            conversation_id=conversation.id,
-            topic_id=conversation.topic_id,
-            since=conversation.awaiting_since,
-            first=conversation.first_response_at is None,
+            conversation_id=conversation_id,
+            topic_id=topic_id,
+            since=awaiting_since,
+            first=not answered,
         )
-    await start_resolution(
+    await _start(
         session=session,
         cfg=cfg,
-        conversation_id=conversation.id,
-        topic_id=conversation.topic_id,
-        since=conversation.created_at,
+        conversation_id=conversation_id,
+        topic_id=topic_id,
+        since=created_at,
+        kind=TargetKind.RESOLUTION,
+        timer_kind=RESOLUTION_TIMER,
     )
 
 

@@ -163,7 +163,16 @@ async def transfer(
     )
     await automatic.send(session=session, conversation=read, text=told)
     cfg = await routing_config.load(session=session, agency_id=conversation.agency_id)
-    await targets.restart(session=session, cfg=cfg, conversation=conversation)
+    await targets.start_all(
+        session=session,
+        cfg=cfg,
+        conversation_id=conversation.id,
+        topic_id=conversation.topic_id,
+        created_at=conversation.created_at,
+        awaiting_since=conversation.awaiting_since,
+        answered=conversation.first_response_at is not None,
+        replace=True,
+    )
     if conversation.assignee_id is None:
         await routing_service.enqueue(
             session=session,
