@@ -73,8 +73,8 @@ async def receive(
                     raise
                 continue
             except DBAPIError as exc:
-                # A pooled connection the server closed (restart, idle timeout): the engine has no
-                # pre-ping, so the first statement finds out; nothing was stored, try once more.
+                # A pooled connection the server closed (restart, idle timeout) after the pool handed
+                # it out: the first statement finds out; nothing was stored, try once more.
                 if not exc.connection_invalidated or attempt == 2:
                     raise
                 await realtime_service.discard(session)

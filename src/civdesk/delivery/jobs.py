@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -278,24 +278,19 @@ class JobRunner:
         autocommit mode costs one round trip, not three (BEGIN, SELECT, ROLLBACK)."""
         if self._reads is None:
             return await self._in_session(work)
-        for attempt in (1, 2):
-            async with self._db, self._reads.connect() as connection:
-                try:
-                    return await work(connection)
-                except DBAPIError as exc:
-                    if attempt == 2 or not exc.connection_invalidated:
-                        raise
-                    log.warning("the database connection was dropped; trying again once")
-        raise AssertionError("unreachable")
+        return await self._retrying(self._reads.connect, work)
 
     async def _in_session(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Runs `work` in a session of its own, within the worker's share of the pool. Without the
-        pool's pre-ping, a connection the server dropped fails its first statement; SQLAlchemy then
-        discards the pool's stale connections, and the one retry gets a fresh one."""
+        """Runs `work` in a session of its own, within the worker's share of the pool."""
+        return await self._retrying(self._sessionmaker, work)
+
+    async def _retrying(self, open_: Callable[[], Any], work: Callable[[Any], Awaitable[T]]) -> T:
+        """Without the pool's pre-ping, a connection the server dropped fails its first statement;
+        SQLAlchemy then discards the pool's stale connections, and the one retry gets a fresh one."""
         for attempt in (1, 2):
-            async with self._db, self._sessionmaker() as session:
+            async with self._db, open_() as handle:
                 try:
-                    return await work(session)
+                    return await work(handle)
                 except DBAPIError as exc:
                     if attempt == 2 or not exc.connection_invalidated:
                         raise
