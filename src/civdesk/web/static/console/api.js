@@ -3,10 +3,11 @@
 import { currentLang } from "./i18n.js";
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, problems = []) {
     super(message);
     this.status = status;
     this.code = code;
+    this.problems = problems; // a 422's fields and reasons: [{field: "body.location.latitude", message}]
   }
 }
 
@@ -35,15 +36,17 @@ export function createApi({ token, onUnauthorized }) {
   async function asError(response, bearer) {
     let code = "http_" + response.status;
     let message = response.statusText;
+    let problems = [];
     try {
       const { error } = await response.json();
       code = error.code;
       message = currentLang() === "en" ? error.message_en : error.message;
+      problems = error.problems || [];
     } catch {
       // not our error shape: keep the status line
     }
     if (response.status === 401 && bearer) onUnauthorized();
-    return new ApiError(response.status, code, message);
+    return new ApiError(response.status, code, message, problems);
   }
 
   /** <a href> cannot carry the bearer header, so files come through fetch and a blob URL. */

@@ -4,6 +4,7 @@ import { $, $$ } from "./dom.js";
 import { t } from "./i18n.js";
 import { CannedPicker } from "./canned.js";
 import { EmojiPicker } from "./emoji.js";
+import { SharePanel } from "./share.js";
 
 export class Composer {
   constructor(state, { api, announce, onSent }) {
@@ -23,6 +24,7 @@ export class Composer {
       topicOf: () => this.state.conversations.get(this.state.selectedId)?.topic_id ?? null,
     });
     this.emoji = new EmojiPicker({ text: this.text, announce });
+    this.share = new SharePanel({ api, announce, conversationId: () => this.state.selectedId, onSent });
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.send();
@@ -54,6 +56,7 @@ export class Composer {
     send.dataset.i18n = mode === "note" ? "composer.add_note" : "composer.send";
     send.textContent = t(send.dataset.i18n);
     $("#attach").hidden = mode === "note";
+    this.share.setAvailable(mode !== "note");
     this.showError(null);
   }
 
@@ -66,6 +69,7 @@ export class Composer {
   reset() {
     this.canned.close();
     this.emoji.hide(false);
+    this.share.reset();
     this.text.value = "";
     this.choose(null);
     this.setMode("reply");

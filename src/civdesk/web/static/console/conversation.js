@@ -143,6 +143,7 @@ export class ConversationPane {
     this.transferring.relabel();
     this.composer.canned.relabel();
     this.composer.emoji.relabel();
+    this.composer.share.relabel();
     this.elements.clear();
     this.log.replaceChildren();
     this.renderHeader();

@@ -56,20 +56,24 @@ function files(message, onDownload) {
   }));
 }
 
-// A place (with a map link) or a contact card, sent by the agent or shared by the citizen.
+// A place (its name, address and a map link) or a contact card (a name and a number to call), sent by the
+// agent or shared by the citizen.
 function rich(item) {
   if (item.kind === "location") {
-    const label = [item.title, item.address].filter(Boolean).join(", ");
-    const where = `${Number(item.latitude).toFixed(6)}, ${Number(item.longitude).toFixed(6)}`;
-    const url = `https://www.openstreetmap.org/?mlat=${Number(item.latitude)}&mlon=${Number(item.longitude)}`;
+    const [lat, lon] = [Number(item.latitude).toFixed(6), Number(item.longitude).toFixed(6)];
+    // OpenStreetMap, as the web chat and Messenger get it: no account, no tracking, any browser or map app.
+    const url = `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=17/${lat}/${lon}`;
     return [h("span", { class: "file__icon", "aria-hidden": "true" }, "MAP"),
-      h("a", { class: "file__name", href: url, target: "_blank", rel: "noopener noreferrer" },
-        label ? `${label} (${where})` : where)];
+      h("span", { class: "file__name" }, item.title || t("msg.location")),
+      item.address ? h("span", { class: "file__detail" }, item.address) : null,
+      h("a", { class: "file__link", href: url, target: "_blank", rel: "noopener noreferrer" },
+        `${lat}, ${lon}`, h("span", { class: "file__hint" }, ` (${t("msg.map")})`))];
   }
   const name = [item.first_name, item.last_name].filter(Boolean).join(" ");
   return [h("span", { class: "file__icon", "aria-hidden": "true" }, "TEL"),
     h("span", { class: "file__name" }, `${t("msg.contact")}: ${name}`),
-    h("a", { class: "file__size", href: `tel:${item.phone_number}` }, item.phone_number)];
+    h("a", { class: "file__link", href: `tel:${String(item.phone_number).replace(/[^\d+]/g, "")}` },
+      item.phone_number)];
 }
 
 function iconFor(mime = "") {
