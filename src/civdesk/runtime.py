@@ -32,8 +32,7 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 async def run_worker(settings: Settings) -> None:
     """A `civdesk worker` process: delivery jobs, timers and long-polling channels, until SIGTERM."""
-    # No pre-ping: the delivery worker retries a statement that met a dropped connection.
-    engine = create_engine_for(settings.database_url, pre_ping=False)
+    engine = create_engine_for(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
     bus = await make_bus(settings)
     bus_module.install(bus)

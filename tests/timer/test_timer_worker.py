@@ -42,13 +42,15 @@ async def test_a_failing_timer_is_retried_alone_and_the_others_fire_once(databas
             rows = {t.kind + str(t.id): t for t in await session.scalars(select(Timer).order_by(Timer.id))}
         marks = sorted(t.payload["for"] for t in rows.values() if t.kind == "mark")
         statuses = [(t.kind, t.status, t.attempts) for t in rows.values() if t.kind != "mark"]
-        assert statuses == [
+        # Timers scheduled in one transaction have no order among themselves (on PostgreSQL they go in
+        # as one statement): compare what happened to each, not their ids.
+        assert sorted(statuses) == sorted([
             ("probe", "done", 1),
             ("probe", "done", 1),
             ("boom", "pending", 1),
             ("probe", "done", 1),
             ("probe", "pending", 0),
-        ]
+        ])
         # The group with the failing timer rolled back, so its others ran again alone: their work is
         # committed exactly once all the same.
         assert sorted(set(fired)) == marks and len(marks) == 3

@@ -2,7 +2,9 @@
 
 This is the hottest path in civdesk (every webhook), so it speaks SQLAlchemy Core with statements
 built once: a continuing chat costs one lookup (identity, contact, open conversation and the
-duplicate check together), the message INSERT, the conversation UPDATE and the event INSERT.
+duplicate check together), the message INSERT, the conversation UPDATE and the event INSERT. On
+PostgreSQL the lookup also draws the message's id, and the writes travel with the event INSERT as one
+statement (db.writes); a first message draws its contact's and conversation's ids in one more.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from civdesk.conversation.models import Conversation, DeliveryStatus, Direction,
 from civdesk.conversation.schemas import ConversationRead, MessageRead
 from civdesk.core import events
 from civdesk.core.clock import now
+from civdesk.db import writes
 from civdesk.delivery import service as delivery_service
 from civdesk.delivery.models import JobKind
 from civdesk.routing import service as routing_service
@@ -80,11 +83,11 @@ _identity = cast(Table, ContactIdentity.__table__)
 _conversation = cast(Table, Conversation.__table__)
 _message = cast(Table, Message.__table__)
 _INSERT_CONTACT = insert(_contact).returning(_contact.c.id)
-_INSERT_IDENTITY = insert(_identity)
 _INSERT_CONVERSATION = insert(_conversation).returning(_conversation.c.id)
 _INSERT_MESSAGE = insert(_message).returning(_message.c.id)
 _UNBLOCK = update(_identity).where(_identity.c.id == bindparam("identity_id")).values(is_blocked=False)
 _TOUCH = update(_conversation).where(_conversation.c.id == bindparam("conversation_id"))
+_LOOKUP_WITH_NEXT_ID = _LOOKUP.add_columns(writes.next_id_of(_message).label("next_message_id"))
 
 
 @dataclass(frozen=True)
@@ -122,23 +125,26 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
     stamp = now()
     # Core statements straight on the connection: the ORM session layer adds CPU to each one.
     conn = await session.connection()
+    combine = writes.combines(conn)
     found = (
         await conn.execute(
-            _LOOKUP,
+            _LOOKUP_WITH_NEXT_ID if combine else _LOOKUP,
             {"channel_id": channel.id, "external_id": event.sender.external_id, "platform_key": event.platform_key},
         )
     ).first()
     if found is not None and found.duplicate_id is not None:
         return None
+    created = found is None or found.conversation_id is None
+    # Ids known now let the INSERTs wait for the event's statement (PostgreSQL); None: take them from RETURNING.
+    ids = await _ids_ahead(conn, found=found, created=created) if combine else _Ids()
     if found is None:
-        contact_id = await _new_contact(conn, channel, event, stamp)
+        contact_id = await _new_contact(conn, channel, event, stamp, ids.contact)
         contact_name = event.sender.display_name[:255]
     else:
         contact_id, contact_name = found.contact_id, found.display_name
         if found.is_blocked:  # writing to us again means the bot is reachable again
             await conn.execute(_UNBLOCK, {"identity_id": found.identity_id})
 
-    created = found is None or found.conversation_id is None
     reopened = not created and found is not None and found.status == Status.PENDING.value
     text = event.text if event.kind is InboundKind.MESSAGE else (event.text or f"[{event.button_payload or ''}]")
     plan = None
@@ -151,7 +157,9 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
             sender_language=event.sender.language,
             stamp=stamp,
         )
-        conversation = await _new_conversation(conn, channel, contact_id, contact_name, stamp, plan.values)
+        conversation = await _new_conversation(
+            conn, channel, contact_id, contact_name, stamp, plan.values, ids.conversation
+        )
     else:
         assert found is not None
         conversation = _existing_conversation(found, channel, contact_id, contact_name, stamp, reopened)
@@ -173,9 +181,13 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
         "delivery_error": None,
         "created_at": stamp,
     }
-    message_id: int = (await conn.execute(_INSERT_MESSAGE, values)).scalar_one()
+    if ids.message is not None:
+        message_id = ids.message
+        await writes.later(conn, writes.inserting(_message, values | {"id": message_id}))
+    else:
+        message_id = (await conn.execute(_INSERT_MESSAGE, values)).scalar_one()
     if not created:
-        changes: dict[str, Any] = {"conversation_id": conversation.id, "last_message_at": stamp}
+        changes: dict[str, Any] = {"last_message_at": stamp}
         if reopened:
             changes["status"] = Status.OPEN.value
         changes |= await routing_service.citizen_wrote(
@@ -186,8 +198,11 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
             button_payload=event.button_payload,
             stamp=stamp,
         )
-        await conn.execute(_TOUCH, changes)
-        conversation = conversation.model_copy(update={k: v for k, v in changes.items() if k != "conversation_id"})
+        if combine:
+            await writes.later(conn, writes.updating(_conversation, conversation.id, changes))
+        else:
+            await conn.execute(_TOUCH, changes | {"conversation_id": conversation.id})
+        conversation = conversation.model_copy(update=changes)
 
     if created:
         publish.conversation_changed(session=session, conversation=conversation, types=(events.CONVERSATION_CREATED,))
@@ -208,6 +223,24 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
     return message_id
 
 
+@dataclass(frozen=True)
+class _Ids:
+    contact: int | None = None
+    conversation: int | None = None
+    message: int | None = None
+
+
+async def _ids_ahead(conn: AsyncConnection, *, found: Any, created: bool) -> _Ids:
+    """PostgreSQL: the new rows' ids before their INSERTs; the lookup drew the message's already."""
+    if found is None:
+        contact, conversation, message = await writes.next_ids(conn, _contact, _conversation, _message)
+        return _Ids(contact=contact, conversation=conversation, message=message)
+    if created:
+        [conversation] = await writes.next_ids(conn, _conversation)
+        return _Ids(conversation=conversation, message=found.next_message_id)
+    return _Ids(message=found.next_message_id)
+
+
 def _own_phone(channel: ChannelSnapshot, event: InboundEvent, *, new_contact: bool) -> str | None:
     """The citizen's own number when the platform vouches for it: WhatsApp's wa_id is the number
     itself; a contact card counts only when the platform says it is the sender's own (Telegram,
@@ -220,29 +253,28 @@ def _own_phone(channel: ChannelSnapshot, event: InboundEvent, *, new_contact: bo
     return None
 
 
-async def _new_contact(conn: AsyncConnection, channel: ChannelSnapshot, event: InboundEvent, stamp: datetime) -> int:
-    contact_id: int = (
-        await conn.execute(
-            _INSERT_CONTACT,
-            {
-                "agency_id": channel.agency_id,
-                "display_name": event.sender.display_name[:255],
-                "language": event.sender.language,
-                "created_at": stamp,
-            },
-        )
-    ).scalar_one()
-    await conn.execute(
-        _INSERT_IDENTITY,
-        {
-            "contact_id": contact_id,
-            "channel_id": channel.id,
-            "external_id": event.sender.external_id,
-            "username": event.sender.username,
-            "is_blocked": False,
-            "created_at": stamp,
-        },
-    )
+async def _new_contact(
+    conn: AsyncConnection, channel: ChannelSnapshot, event: InboundEvent, stamp: datetime, contact_id: int | None
+) -> int:
+    values: dict[str, Any] = {
+        "agency_id": channel.agency_id,
+        "display_name": event.sender.display_name[:255],
+        "language": event.sender.language,
+        "created_at": stamp,
+    }
+    if contact_id is None:
+        contact_id = (await conn.execute(_INSERT_CONTACT, values)).scalar_one()
+    else:
+        await writes.later(conn, writes.inserting(_contact, values | {"id": contact_id}))
+    identity: dict[str, Any] = {
+        "contact_id": contact_id,
+        "channel_id": channel.id,
+        "external_id": event.sender.external_id,
+        "username": event.sender.username,
+        "is_blocked": False,
+        "created_at": stamp,
+    }
+    await writes.later(conn, writes.inserting(_identity, identity))
     return contact_id
 
 
@@ -253,6 +285,7 @@ async def _new_conversation(
     contact_name: str,
     stamp: datetime,
     routing: dict[str, Any],
+    conversation_id: int | None,
 ) -> ConversationRead:
     values: dict[str, Any] = routing | {
         "agency_id": channel.agency_id,
@@ -265,7 +298,10 @@ async def _new_conversation(
         "resolved_at": None,
         "last_message_at": stamp,
     }
-    conversation_id: int = (await conn.execute(_INSERT_CONVERSATION, values)).scalar_one()
+    if conversation_id is None:
+        conversation_id = (await conn.execute(_INSERT_CONVERSATION, values)).scalar_one()
+    else:
+        await writes.later(conn, writes.inserting(_conversation, values | {"id": conversation_id}))
     return ConversationRead.model_validate(
         values | {"id": conversation_id, "channel_type": channel.type, "contact_name": contact_name}
     )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import select
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from civdesk.db import sqlite_inline, writes
 
 
 def async_url(url: str) -> str:
@@ -46,22 +50,44 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 POSTGRES_POOL_SIZE = 20
 
 
-def create_engine_for(url: str, *, pre_ping: bool = True) -> AsyncEngine:
-    """`pre_ping=False` saves a round trip per checkout for callers that retry a statement which met a
-    dropped connection (the delivery worker does); `pool_recycle` still retires connections before
-    servers or firewalls drop idle ones."""
+def _drop_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Pool checkout: a connection the server closed while it sat in the pool (a restart, an admin's
+    pg_terminate_backend, an idle timeout) is replaced before anyone uses it. Instead of pool_pre_ping's
+    SELECT 1, a round trip on every checkout, it looks at the socket: an idle PostgreSQL connection is
+    sent nothing, so a socket with something to read (the server's farewell or EOF) is a closed one.
+    Raising DisconnectionError makes the pool open a fresh connection and check out again."""
+    driver = dbapi_connection.driver_connection
+    if driver.closed or driver.broken:
+        raise DisconnectionError("connection closed")
+    try:
+        poller = select.poll()
+        poller.register(driver.pgconn.socket, select.POLLIN)
+    except Exception as exc:  # psycopg raises when libpq no longer has a socket
+        raise DisconnectionError("connection has no socket") from exc
+    if poller.poll(0):
+        raise DisconnectionError("the server closed the connection")
+
+
+def create_engine_for(url: str) -> AsyncEngine:
     ensure_sqlite_directory(url)
-    if make_url(url).get_backend_name() == "sqlite":
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
         # One connection: SQLite has one writer anyway, and a single connection avoids
-        # SQLITE_BUSY when a read transaction upgrades to a write under concurrency.
-        engine = create_async_engine(async_url(url), pool_size=1, max_overflow=0, pool_timeout=60)
+        # SQLITE_BUSY when a read transaction upgrades to a write under concurrency. It runs on the
+        # event loop's thread (sqlite_inline), without a thread hand-off per call.
+        inline: dict[str, Any] = {}
+        if parsed.database and parsed.database != ":memory:":
+            inline["async_creator"] = sqlite_inline.creator(parsed.database)
+        engine = create_async_engine(async_url(url), pool_size=1, max_overflow=0, pool_timeout=60, **inline)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
-    # Web processes keep pre-ping: the webhook path retries a dropped connection once, but the agent API
-    # does not, and a database restart must not cost an agent a failed request.
-    return create_async_engine(
-        async_url(url), pool_size=POSTGRES_POOL_SIZE, max_overflow=20, pool_pre_ping=pre_ping, pool_recycle=1800
-    )
+    # pool_recycle retires connections before servers or firewalls drop idle ones; _drop_if_closed
+    # catches the ones dropped sooner. A drop between checkout and the first statement is left to
+    # callers that retry (webhooks and the delivery worker do).
+    engine = create_async_engine(async_url(url), pool_size=POSTGRES_POOL_SIZE, max_overflow=20, pool_recycle=1800)
+    event.listen(engine.sync_engine, "checkout", _drop_if_closed)
+    writes.install(engine)
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

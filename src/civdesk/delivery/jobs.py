@@ -285,7 +285,7 @@ class JobRunner:
         return await self._retrying(self._sessionmaker, work)
 
     async def _retrying(self, open_: Callable[[], Any], work: Callable[[Any], Awaitable[T]]) -> T:
-        """Without the pool's pre-ping, a connection the server dropped fails its first statement;
+        """A connection the server dropped after the pool's checkout check fails its first statement;
         SQLAlchemy then discards the pool's stale connections, and the one retry gets a fresh one."""
         for attempt in (1, 2):
             async with self._db, open_() as handle:

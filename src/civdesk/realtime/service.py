@@ -9,6 +9,7 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.core.clock import now
+from civdesk.db import writes
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime.models import EventRecord
 
@@ -19,12 +20,10 @@ _PENDING_TOPICS = "civdesk_pending_topics"
 
 _events = cast(Table, EventRecord.__table__)
 _INSERT_EVENT = insert(_events).returning(_events.c.id)
-# Several events (a new conversation has two) go in as one multi-row INSERT (SQLAlchemy's
-# insertmanyvalues). PostgreSQL: SQLAlchemy returns the ids in the order of the rows. SQLite: asking
-# for that order makes SQLAlchemy fall back to one INSERT per row, but one multi-row INSERT on the
-# single connection numbers its rows in order, so the returned ids are simply sorted.
-_INSERT_EVENTS = insert(_events).returning(_events.c.id, sort_by_parameter_order=True)
-_INSERT_EVENTS_SQLITE = insert(_events).returning(_events.c.id)
+# Several events (a new conversation has two) go in as one multi-row INSERT on SQLite (insertmanyvalues).
+# Asking SQLAlchemy for the rows' order makes it fall back to one INSERT per row, but one multi-row
+# INSERT on the single connection numbers its rows in order, so the returned ids, sorted, match.
+_INSERT_EVENTS = insert(_events).returning(_events.c.id)
 
 
 def emit(*, session: AsyncSession, agency_id: int, type: str, payload: dict[str, Any]) -> None:
@@ -44,16 +43,16 @@ async def commit(session: AsyncSession) -> None:
     messages: list[dict[str, Any]] = []
     stamp = now()
     ids: list[int] = []
-    if len(pending) == 1:
-        conn = await session.connection()
-        ids = [(await conn.execute(_INSERT_EVENT, pending[0] | {"created_at": stamp})).scalar_one()]
-    elif pending:
+    if pending:
         conn = await session.connection()
         rows = [event | {"created_at": stamp} for event in pending]
-        if conn.dialect.name == "sqlite":
-            ids = sorted((await conn.execute(_INSERT_EVENTS_SQLITE, rows)).scalars())
+        if writes.combines(conn):
+            # The transaction's pending writes (the citizen's message …) travel with the events.
+            ids = await writes.insert_with_pending(conn, [writes.inserting(_events, row) for row in rows])
+        elif len(rows) == 1:
+            ids = [(await conn.execute(_INSERT_EVENT, rows[0])).scalar_one()]
         else:
-            ids = list((await conn.execute(_INSERT_EVENTS, rows)).scalars())
+            ids = sorted((await conn.execute(_INSERT_EVENTS, rows)).scalars())
     for event, event_id in zip(pending, ids, strict=True):
         messages.append(
             {

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.core.clock import now
+from civdesk.db import writes
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime import service as realtime_service
 from civdesk.timer.models import Timer, TimerStatus
@@ -64,8 +65,8 @@ async def schedule(
     batch: list[dict[str, Any]] | None = session.info.get(_BATCH)
     if dedupe_key is None and batch is not None:
         batch.append(values)
-    elif dedupe_key is None:
-        await (await session.connection()).execute(_INSERT_TIMER, values)
+    elif dedupe_key is None:  # on PostgreSQL with the transaction's other writes
+        await writes.later(await session.connection(), writes.inserting(_timer, values))
     else:
         conn = await session.connection()
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -92,8 +93,14 @@ async def batched(session: AsyncSession) -> AsyncIterator[None]:
 
 async def _write_batch(session: AsyncSession) -> None:
     rows: list[dict[str, Any]] = session.info.pop(_BATCH, None) or []
-    if rows:
-        await (await session.connection()).execute(_INSERT_TIMER, rows)
+    if not rows:
+        return
+    conn = await session.connection()
+    if writes.combines(conn):  # with the transaction's other writes (PostgreSQL)
+        for row in rows:
+            await writes.later(conn, writes.inserting(_timer, row))
+    else:
+        await conn.execute(_INSERT_TIMER, rows)
 
 
 async def cancel(*, session: AsyncSession, conversation_id: int, kinds: Iterable[str]) -> None:

@@ -1,0 +1,180 @@
+"""Write combining on PostgreSQL: a transaction's INSERTs and UPDATEs reach the server as one statement.
+
+Each statement is a network round trip, and on the webhook path the round trips cost more CPU than
+the work (a continuing chat wrote the message, touched the conversation and logged the event in three
+of them). A caller with a single-row INSERT or an UPDATE by id whose result it does not need (ids are
+drawn from the sequences beforehand, see `next_ids`) hands it to `later`; the pending writes are sent
+as data-modifying CTEs of the next statement the connection runs, or of the event INSERT at commit
+(realtime.service.commit calls `insert_with_pending`), so a stored webhook costs BEGIN, the lookup,
+one write and COMMIT.
+
+Order is kept where it matters: any other statement first sends the pending writes on their own, so
+reads see them. Inside one combined statement PostgreSQL runs the parts on one snapshot, so `later`
+first sends what is pending when a write touches a row (table and id) a pending write touches; rows
+may refer to each other through foreign keys (checked at the end of the statement), and rows inserted
+without an id get theirs in no particular order. SQLite has no data-modifying CTEs and no round trips
+to save (sqlite_inline): `later` runs the statement at once there.
+
+Statements are built once per shape (which parts, which columns) with bind parameters and kept, so
+SQLAlchemy neither builds nor keys nor compiles them again: building `insert().values(row)` per call
+cost more CPU than the round trips it saved.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Table, bindparam, event, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import UpdateBase
+
+_PENDING = "civdesk_pending_writes"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A single-row INSERT into `table`, or an UPDATE of the row whose id is given, setting `columns`."""
+
+    table: Table
+    kind: Literal["insert", "update"]
+    columns: tuple[str, ...]
+
+    def statement(self, slot: str) -> UpdateBase:
+        """The statement with its values as bind parameters named `<slot>_<column>`."""
+        values = {c: bindparam(f"{slot}_{c}", type_=self.table.c[c].type) for c in self.columns if c != "id"}
+        if self.kind == "update":
+            key = bindparam(f"{slot}_id", type_=self.table.c.id.type)
+            return update(self.table).where(self.table.c.id == key).values(values)
+        if "id" in self.columns:
+            values["id"] = bindparam(f"{slot}_id", type_=self.table.c.id.type)
+        return insert(self.table).values(values)
+
+
+@dataclass(frozen=True)
+class Write:
+    part: Part
+    values: Mapping[str, Any]
+
+
+def inserting(table: Table, row: Mapping[str, Any]) -> Write:
+    return Write(Part(table, "insert", tuple(sorted(row))), row)
+
+
+def updating(table: Table, row_id: int, changes: Mapping[str, Any]) -> Write:
+    return Write(Part(table, "update", (*sorted(changes), "id")), {**changes, "id": row_id})
+
+
+def combines(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+async def later(conn: AsyncConnection, write: Write) -> None:
+    """Sends `write` with the next statement on PostgreSQL; runs it now elsewhere."""
+    if not combines(conn):
+        await conn.execute(_just_pending((write.part,)), _params("w0", write))
+        return
+    info = conn.sync_connection.info  # type: ignore[union-attr]
+    pending: list[Write] = info.setdefault(_PENDING, [])
+    if _touches_a_pending_row(write, pending):
+        # One statement sees one snapshot: an UPDATE would miss a row INSERTed beside it, and two
+        # UPDATEs of a row would not both apply. What is pending goes first (taken out of the
+        # connection's list before it runs, or the statement hook would send it again).
+        del info[_PENDING]
+        await conn.execute(_just_pending(tuple(w.part for w in pending)), _all_params(pending, "w"))
+        pending = info.setdefault(_PENDING, [])
+    pending.append(write)
+
+
+def _touches_a_pending_row(write: Write, pending: list[Write]) -> bool:
+    row_id = write.values.get("id")
+    return row_id is not None and any(
+        w.part.table is write.part.table and w.values.get("id") == row_id for w in pending
+    )
+
+
+async def insert_with_pending(conn: AsyncConnection, inserts: list[Write]) -> list[int]:
+    """Runs single-row INSERTs of tables with an `id` together with the connection's pending writes, in
+    one statement; their new ids, in order."""
+    pending: list[Write] = conn.sync_connection.info.pop(_PENDING, [])  # type: ignore[union-attr]
+    statement = _returning_ids(tuple(w.part for w in pending), tuple(w.part for w in inserts))
+    params = _all_params(pending, "w") | _all_params(inserts, "r")
+    return [int(value) for value in (await conn.execute(statement, params)).one()]
+
+
+async def next_ids(conn: AsyncConnection, *tables: Table) -> list[int]:
+    """Fresh primary keys from the tables' sequences, one round trip for all (PostgreSQL)."""
+    row = (await conn.execute(_next_ids_of(tables))).one()
+    return [int(value) for value in row]
+
+
+def next_id_of(table: Table) -> Any:
+    return func.nextval(func.pg_get_serial_sequence(table.name, "id"))
+
+
+@functools.cache
+def _next_ids_of(tables: tuple[Table, ...]) -> Any:
+    return select(*(next_id_of(table) for table in tables))
+
+
+def _params(slot: str, write: Write) -> dict[str, Any]:
+    return {f"{slot}_{column}": value for column, value in write.values.items()}
+
+
+def _all_params(writes: list[Write], prefix: str) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for n, write in enumerate(writes):
+        params |= _params(f"{prefix}{n}", write)
+    return params
+
+
+def _pending_ctes(parts: tuple[Part, ...]) -> list[Any]:
+    return [part.statement(f"w{n}").cte(f"pending_write_{n}") for n, part in enumerate(parts)]
+
+
+@functools.lru_cache(maxsize=256)
+def _returning_ids(pending: tuple[Part, ...], inserts: tuple[Part, ...]) -> Any:
+    returning = [
+        part.statement(f"r{n}").returning(part.table.c.id).cte(f"inserted_{n}") for n, part in enumerate(inserts)
+    ]
+    ids = select(*(select(cte.c.id).scalar_subquery() for cte in returning))
+    return ids.add_cte(*_pending_ctes(pending), *returning)
+
+
+@functools.lru_cache(maxsize=256)
+def _just_pending(pending: tuple[Part, ...]) -> Any:
+    *before, last = pending
+    statement = last.statement(f"w{len(before)}")
+    return statement.add_cte(*_pending_ctes(tuple(before))) if before else statement
+
+
+def _send_pending_first(conn: Connection, *_: Any) -> None:
+    pending: list[Write] | None = conn.info.pop(_PENDING, None)
+    if pending:
+        conn.execute(_just_pending(tuple(w.part for w in pending)), _all_params(pending, "w"))
+
+
+def _send_pending_before_commit(conn: Connection) -> None:
+    # Normally realtime.service.commit has sent them with the events; this keeps a plain commit right.
+    _send_pending_first(conn)
+
+
+def _forget_pending(conn: Connection) -> None:
+    conn.info.pop(_PENDING, None)
+
+
+def _forget_pending_at_checkin(_dbapi_connection: Any, record: Any) -> None:
+    # A session closed without commit or rollback leaves nothing behind for the connection's next user.
+    record.info.pop(_PENDING, None)
+
+
+def install(engine: AsyncEngine) -> None:
+    """Keeps pending writes in order on a PostgreSQL engine (create_engine_for calls this)."""
+    sync_engine = engine.sync_engine
+    event.listen(sync_engine, "before_execute", _send_pending_first)
+    event.listen(sync_engine, "commit", _send_pending_before_commit)
+    event.listen(sync_engine, "rollback", _forget_pending)
+    event.listen(sync_engine.pool, "checkin", _forget_pending_at_checkin)

@@ -1,0 +1,164 @@
+"""Write combining (PostgreSQL) and the inline SQLite driver: fewer round trips, the same results."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from civdesk.agency import service as agency_service
+from civdesk.core.clock import now
+from civdesk.db import sqlite_inline, writes
+from civdesk.db.session import create_engine_for, create_sessionmaker
+from civdesk.realtime import service as realtime_service
+from civdesk.realtime.models import EventRecord
+from civdesk.timer.models import Timer
+
+_timer = cast(Table, Timer.__table__)
+_event = cast(Table, EventRecord.__table__)
+
+
+def _row(kind: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "due_at": now() + timedelta(hours=1),
+        "agency_id": None,
+        "conversation_id": None,
+        "agent_id": None,
+        "payload": {"k": kind},
+        "dedupe_key": None,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now(),
+    }
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine_for(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL statements sent to the database (BEGIN and COMMIT are not statements here)."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def _kinds(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+    async with sessionmaker() as session:
+        return list((await session.scalars(select(_timer.c.kind).order_by(_timer.c.id))).all())
+
+
+async def test_a_pending_write_is_seen_by_the_next_read(
+    sessionmaker: async_sessionmaker[AsyncSession], statements: list[str]
+) -> None:
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        await writes.later(conn, writes.inserting(_timer, _row("first")))
+        await writes.later(conn, writes.inserting(_timer, _row("second")))
+        assert await session.scalar(select(func.count()).select_from(_timer)) == 2
+        await session.commit()
+    # In one statement, rows inserted without an id take theirs in no particular order.
+    assert sorted(await _kinds(sessionmaker)) == ["first", "second"]
+    if writes.combines(conn):  # both writes went to the server as one statement, before the read
+        [combined, read, _] = statements
+        assert combined.startswith("WITH pending_write_0 AS") and "count(" in read
+
+
+async def test_writes_travel_with_the_events_in_one_statement(
+    sessionmaker: async_sessionmaker[AsyncSession], statements: list[str]
+) -> None:
+    async with sessionmaker() as session:
+        agency = await agency_service.create(session=session, slug="writes", name="Відомство")
+        await session.commit()
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        combined = writes.combines(conn)
+        timer_ids = await writes.next_ids(conn, _timer, _timer) if combined else []
+        statements.clear()
+        for n, kind in enumerate(("a", "b")):
+            await writes.later(conn, writes.inserting(_timer, _row(kind) | ({"id": timer_ids[n]} if combined else {})))
+        realtime_service.emit(session=session, agency_id=agency.id, type="test.one", payload={"n": 1})
+        realtime_service.emit(session=session, agency_id=agency.id, type="test.two", payload={"n": 2})
+        await realtime_service.commit(session)
+    if combined:
+        assert len(statements) == 1, statements  # two writes and two events: one round trip
+    async with sessionmaker() as session:
+        events = (await session.execute(select(_event.c.type).order_by(_event.c.id))).scalars().all()
+    assert events == ["test.one", "test.two"]
+    assert await _kinds(sessionmaker) == ["a", "b"]
+
+
+async def test_an_update_of_a_row_inserted_beside_it_is_not_lost(
+    sessionmaker: async_sessionmaker[AsyncSession], statements: list[str]
+) -> None:
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        [timer_id] = await writes.next_ids(conn, _timer) if writes.combines(conn) else [None]
+        await writes.later(conn, writes.inserting(_timer, _row("x") | ({"id": timer_id} if timer_id else {})))
+        timer_id = timer_id or await session.scalar(select(func.max(_timer.c.id)))
+        await writes.later(conn, writes.updating(_timer, timer_id, {"attempts": 2}))
+        await writes.later(conn, writes.updating(_timer, timer_id, {"attempts": 5}))
+        await session.commit()
+    async with sessionmaker() as session:
+        assert await session.scalar(select(_timer.c.attempts)) == 5
+
+
+async def test_a_rollback_forgets_the_pending_writes(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as session:
+        await writes.later(await session.connection(), writes.inserting(_timer, _row("dropped")))
+        await session.rollback()
+    async with sessionmaker() as session:
+        await writes.later(await session.connection(), writes.inserting(_timer, _row("kept")))
+        await session.commit()
+    assert await _kinds(sessionmaker) == ["kept"]
+
+
+async def test_a_session_closed_without_commit_leaves_nothing_for_the_next(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        await writes.later(await session.connection(), writes.inserting(_timer, _row("abandoned")))
+    for _ in range(3):  # whichever pooled connection comes next
+        async with sessionmaker() as session:
+            await session.execute(select(1))
+            await session.commit()
+    assert await _kinds(sessionmaker) == []
+
+
+async def test_sqlite_runs_concurrent_transactions_one_after_another(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the inline driver is SQLite's")
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        assert isinstance(raw.driver_connection, sqlite_inline.InlineConnection)
+
+    async def write(kind: str) -> None:
+        async with sessionmaker() as session:
+            await writes.later(await session.connection(), writes.inserting(_timer, _row(kind)))
+            await asyncio.sleep(0.01)  # hold the transaction across a real await
+            await session.commit()
+
+    await asyncio.gather(*(write(f"t{n}") for n in range(10)))
+    assert sorted(await _kinds(sessionmaker)) == sorted(f"t{n}" for n in range(10))
