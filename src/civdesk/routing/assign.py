@@ -10,13 +10,14 @@ and a conversation row locked FOR UPDATE is assigned once.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Float, Table, and_, case, func, insert, literal, or_, select, update
+from sqlalchemy import Float, Integer, Select, Table, and_, bindparam, case, func, literal, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,7 @@ from civdesk.contact.models import Contact
 from civdesk.conversation.models import Conversation, Status
 from civdesk.conversation.schemas import ConversationRead
 from civdesk.core.clock import as_utc, now
+from civdesk.db import writes
 from civdesk.routing.config import AgencyRouting
 from civdesk.routing.models import AgentLanguage, AgentLoad, AgentSkill, RoutingDecision, Strategy
 
@@ -69,44 +71,70 @@ async def rank(
 ) -> Ranking:
     """The eligible agents, best first by the strategy, and how many there are in all. `sticky_to`
     (the agent who last helped this citizen) ranks first when eligible."""
+    other_language = bool(language) and language != cfg.primary_language
+    sqlite = session.bind is not None and session.bind.dialect.name == "sqlite"
+    query = _ranking_query(
+        topic=topic_id is not None,
+        other_language=other_language,
+        exclude=bool(exclude),
+        sticky=sticky_to is not None,
+        round_robin=strategy == Strategy.ROUND_ROBIN.value,
+        sqlite=sqlite,
+    )
+    params: dict[str, Any] = {
+        "agency_id": cfg.id, "topic_id": topic_id, "language": language, "sticky_to": sticky_to, "limit": limit
+    }
+    if exclude:
+        params["exclude"] = list(exclude)
+    rows = (await session.execute(query, params)).all()
+    return Ranking(
+        candidates=tuple(Candidate(r.id, r.load, r.capacity, r.level, bool(r.sticky)) for r in rows),
+        eligible_count=rows[0].total if rows else 0,
+    )
+
+
+@functools.cache
+def _ranking_query(
+    *, topic: bool, other_language: bool, exclude: bool, sticky: bool, round_robin: bool, sqlite: bool
+) -> Select[Any]:
+    """Built once per shape with bind parameters: SQLAlchemy then keys and compiles it once, which
+    costs more than the query itself when built anew for every decision."""
     load = _load.c.open_count
-    level = AgentSkill.level if topic_id is not None else literal(0)
+    level: Any = AgentSkill.level if topic else literal(0)
     # The agent who last helped this citizen comes first when eligible (another agency's never is).
-    sticky: Any = (_load.c.agent_id == sticky_to) if sticky_to is not None else literal(False)
+    first: Any = (_load.c.agent_id == bindparam("sticky_to")) if sticky else literal(False)
     # The roster row holds presence and capacity too: candidates come from one table (plus skills).
     query = select(
         _load.c.agent_id.label("id"),
         _load.c.capacity,
         load.label("load"),
         level.label("level"),
-        sticky.label("sticky"),
+        first.label("sticky"),
         func.count().over().label("total"),
     )
     # With a topic, the skilled few are the place to start (the topic index), not the agency's whole
     # roster: "+ 0" keeps a planner without statistics (SQLite) off the roster's agency index.
-    sqlite_topic = topic_id is not None and session.bind is not None and session.bind.dialect.name == "sqlite"
-    agency = (_load.c.agency_id + 0) if sqlite_topic else _load.c.agency_id
-    query = query.where(agency == cfg.id, _load.c.online.is_(True), load < _load.c.capacity)
-    if topic_id is not None:
-        query = query.join(AgentSkill, and_(AgentSkill.agent_id == _load.c.agent_id, AgentSkill.topic_id == topic_id))
-    if language and language != cfg.primary_language:
+    agency = (_load.c.agency_id + 0) if topic and sqlite else _load.c.agency_id
+    query = query.where(agency == bindparam("agency_id"), _load.c.online.is_(True), load < _load.c.capacity)
+    if topic:
         query = query.join(
-            AgentLanguage, and_(AgentLanguage.agent_id == _load.c.agent_id, AgentLanguage.language == language)
+            AgentSkill, and_(AgentSkill.agent_id == _load.c.agent_id, AgentSkill.topic_id == bindparam("topic_id"))
+        )
+    if other_language:
+        query = query.join(
+            AgentLanguage,
+            and_(AgentLanguage.agent_id == _load.c.agent_id, AgentLanguage.language == bindparam("language")),
         )
     if exclude:
-        query = query.where(_load.c.agent_id.not_in(list(exclude)))
+        query = query.where(_load.c.agent_id.not_in(bindparam("exclude", expanding=True)))
     longest_idle = _load.c.last_assigned_at.asc().nulls_first()
-    first = [sticky.desc()] if sticky_to is not None else []
-    if strategy == Strategy.ROUND_ROBIN.value:
-        query = query.order_by(*first, longest_idle, _load.c.agent_id)
+    ahead = [first.desc()] if sticky else []
+    if round_robin:
+        query = query.order_by(*ahead, longest_idle, _load.c.agent_id)
     else:  # balanced: the lightest load relative to capacity, then the most skilled, then the longest idle
         ratio = sql_cast(load, Float) / _load.c.capacity
-        query = query.order_by(*first, ratio, level.desc(), longest_idle, _load.c.agent_id)
-    rows = (await session.execute(query.limit(limit))).all()
-    return Ranking(
-        candidates=tuple(Candidate(r.id, r.load, r.capacity, r.level, bool(r.sticky)) for r in rows),
-        eligible_count=rows[0].total if rows else 0,
-    )
+        query = query.order_by(*ahead, ratio, level.desc(), longest_idle, _load.c.agent_id)
+    return query.limit(bindparam("limit", type_=Integer))
 
 
 class Claim(enum.Enum):
@@ -126,28 +154,43 @@ async def claim_capacity(
     if capacity is not None and capacity <= 0:
         return Claim.FULL
     conn = await session.connection()
-    postgres = conn.dialect.name == "postgresql"
-    target = _load.c.agent_id == agent_id
-    if postgres and not wait:
-        target = _load.c.agent_id.in_(
-            select(_load.c.agent_id).where(_load.c.agent_id == agent_id).with_for_update(skip_locked=True)
-        )
-    under = (_load.c.open_count < capacity) if capacity is not None else literal(True)
-    taken = await conn.execute(
-        update(_load)
-        .where(target, under)
-        .values(open_count=_load.c.open_count + 1, last_assigned_at=now(), agency_id=agency_id)
-        .returning(_load.c.open_count)
-    )
-    if taken.first() is not None:
+    claim = _claim_statement(skip_locked=conn.dialect.name == "postgresql" and not wait, limited=capacity is not None)
+    params = {"claim_agent": agent_id, "claim_capacity": capacity, "claim_moment": now(), "claim_agency": agency_id}
+    if (await conn.execute(claim, params)).first() is not None:
         return Claim.TAKEN
-    current = await conn.scalar(select(_load.c.open_count).where(_load.c.agent_id == agent_id))
+    current = await conn.scalar(_OPEN_COUNT, {"agent_id": agent_id})
     if current is None:  # the agent's first conversation ever: create the row, then claim again
         await roster(session=session, agent_id=agent_id, agency_id=agency_id)
         return await claim_capacity(
             session=session, agent_id=agent_id, agency_id=agency_id, capacity=capacity, wait=wait
         )
     return Claim.FULL if capacity is not None and current >= capacity else Claim.BUSY
+
+
+_OPEN_COUNT = select(_load.c.open_count).where(_load.c.agent_id == bindparam("agent_id"))
+
+
+@functools.cache
+def _claim_statement(*, skip_locked: bool, limited: bool) -> Any:
+    # Bind names other than the columns' own: an UPDATE reserves those for its SET clause.
+    target: Any = _load.c.agent_id == bindparam("claim_agent")
+    if skip_locked:
+        target = _load.c.agent_id.in_(
+            select(_load.c.agent_id)
+            .where(_load.c.agent_id == bindparam("claim_agent"))
+            .with_for_update(skip_locked=True)
+        )
+    under = (_load.c.open_count < bindparam("claim_capacity")) if limited else literal(True)
+    return (
+        update(_load)
+        .where(target, under)
+        .values(
+            open_count=_load.c.open_count + 1,
+            last_assigned_at=bindparam("claim_moment"),
+            agency_id=bindparam("claim_agency"),
+        )
+        .returning(_load.c.open_count)
+    )
 
 
 async def release(*, session: AsyncSession, agent_id: int | None) -> None:
@@ -184,14 +227,13 @@ _LOCK = (
     .join(_channel, _channel.c.id == _conversation.c.channel_id)
     .join(_contact, _contact.c.id == _conversation.c.contact_id)
 )
+_LOCK_ONE = _LOCK.where(_conversation.c.id == bindparam("conversation_id")).with_for_update(of=_conversation)
 
 
 async def lock_conversation(*, session: AsyncSession, conversation_id: int) -> Any:
     """The conversation, locked until commit so one decision at a time touches it, with what its
     events need (channel type, citizen's name): no second read to tell the consoles."""
-    return (
-        await session.execute(_LOCK.where(_conversation.c.id == conversation_id).with_for_update(of=_conversation))
-    ).first()
+    return (await session.execute(_LOCK_ONE, {"conversation_id": conversation_id})).first()
 
 
 def read_of(row: Any, **changes: Any) -> ConversationRead:
@@ -203,15 +245,21 @@ def read_of(row: Any, **changes: Any) -> ConversationRead:
 async def set_assignee(*, session: AsyncSession, conversation_id: int, agent_id: int | None, queued: bool) -> None:
     moment = now()
     conn = await session.connection()
-    await conn.execute(
-        update(_conversation)
-        .where(_conversation.c.id == conversation_id)
-        .values(
-            assignee_id=agent_id,
-            assigned_at=moment if agent_id is not None else None,
-            queued_at=(func.coalesce(_conversation.c.queued_at, moment) if queued and agent_id is None else None),
-        )
-    )
+    if agent_id is not None:  # on PostgreSQL it travels with the decision's other writes
+        changes = {"assignee_id": agent_id, "assigned_at": moment, "queued_at": None}
+        await writes.later(conn, writes.updating(_conversation, conversation_id, changes))
+        return
+    params = {"conversation_id": conversation_id, "moment": moment}
+    await conn.execute(_UNASSIGN_QUEUED if queued else _UNASSIGN, params)
+
+
+_UNASSIGN = (
+    update(_conversation)
+    .where(_conversation.c.id == bindparam("conversation_id"))
+    .values(assignee_id=None, assigned_at=None, queued_at=None)
+)
+# A conversation back in the queue keeps its place: the time it first queued.
+_UNASSIGN_QUEUED = _UNASSIGN.values(queued_at=func.coalesce(_conversation.c.queued_at, bindparam("moment")))
 
 
 async def record(
@@ -227,20 +275,23 @@ async def record(
     ranking: Ranking | None = None,
 ) -> None:
     conn = await session.connection()
-    await conn.execute(
-        insert(_decision),
-        {
-            "agency_id": cfg.id,
-            "conversation_id": conversation_id,
-            "topic_id": topic_id,
-            "strategy": strategy,
-            "outcome": outcome,
-            "reason": reason,
-            "chosen_agent_id": chosen_agent_id,
-            "eligible_count": ranking.eligible_count if ranking else 0,
-            "candidates": [c.as_record() for c in ranking.candidates] if ranking else [],
-            "created_at": now(),
-        },
+    await writes.later(
+        conn,
+        writes.inserting(
+            _decision,
+            {
+                "agency_id": cfg.id,
+                "conversation_id": conversation_id,
+                "topic_id": topic_id,
+                "strategy": strategy,
+                "outcome": outcome,
+                "reason": reason,
+                "chosen_agent_id": chosen_agent_id,
+                "eligible_count": ranking.eligible_count if ranking else 0,
+                "candidates": [c.as_record() for c in ranking.candidates] if ranking else [],
+                "created_at": now(),
+            },
+        ),
     )
 
 
