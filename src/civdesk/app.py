@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +24,7 @@ from civdesk.console.routes import router as console_router
 from civdesk.contact.routes import router as contact_router
 from civdesk.conversation.polling import Poller
 from civdesk.conversation.routes import router as conversation_router
-from civdesk.core import redact
+from civdesk.core import redact, validation
 from civdesk.core.errors import CivdeskError
 from civdesk.db.session import POSTGRES_POOL_SIZE, create_engine_for, create_sessionmaker
 from civdesk.delivery.pacing import LocalPacer, RedisPacer
@@ -145,17 +146,25 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CivdeskError)
     async def civdesk_error(request: Request, exc: CivdeskError) -> JSONResponse:
         message = exc.message_uk if _prefers_ukrainian(request) else exc.message_en
-        body = {"error": {"code": exc.code, "message": message, "message_en": exc.message_en}}
+        error: dict[str, Any] = {"code": exc.code, "message": message, "message_en": exc.message_en}
+        field = exc.details.get("field")
+        if isinstance(field, str):  # about one field of the request: the same shape as a validation problem
+            error["problems"] = [{"field": f"body.{field}", "message": message, "message_en": exc.message_en}]
+        body = {"error": error}
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in exc.errors()]
+        ukrainian = _prefers_ukrainian(request)
+        problems = []
+        for err in exc.errors():
+            described = validation.problem(err)
+            problems.append({**described, "message": described["message" if ukrainian else "message_en"]})
         body = {
             "error": {
                 "code": "invalid_input",
-                "message": "некоректні дані запиту",
+                "message": "некоректні дані запиту" if ukrainian else "invalid request",
                 "message_en": "invalid request",
                 "problems": problems,
             }

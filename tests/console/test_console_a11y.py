@@ -10,7 +10,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
+from civdesk.config import Settings
 from tests.console.console_page import Console
+from tests.knowledge.support import add_agent
 from tests.support.stack import Stack
 from tests.support.world import BOT_TOKEN, PASSWORD, login
 
@@ -82,6 +84,42 @@ def test_axe_finds_nothing_on_the_login_the_inbox_and_the_conversation(
         expect(tab.items()).to_have_count(2)
         _clean(page, tab, "inbox at 320 px", width)
         page.screenshot(path="/tmp/console-320.png")
+
+
+@pytest.mark.parametrize("width", [1280, 320])
+def test_axe_finds_nothing_in_the_admin_settings(
+    stack: Stack, settings: Settings, console: Callable[..., Console], width: int
+) -> None:
+    admin = login(stack.client, add_agent(settings, slug="minsoc", email="admin@minsoc.test", role="admin"))
+    week = {"mon": [["08:00", "17:00"]], "sat": [["22:00", "06:00"], ["10:00", "12:00"]]}
+    changed = stack.client.patch("/api/v1/routing/settings", headers=admin,
+                                 json={"languages": ["uk", "en"], "working_hours": week})
+    assert changed.status_code == 200, changed.text
+    holiday = {"day": "2031-08-24", "name": "День Незалежності"}
+    assert stack.client.post("/api/v1/routing/holidays", headers=admin, json=holiday).status_code == 201
+    tab = console(viewport={"width": width, "height": 760})
+    page = tab.login("admin@minsoc.test")
+    page.locator("#settings-open").click()
+    expect(page.locator("#settings-body")).to_be_visible()
+    expect(page.locator("#settings-skills-topics select")).to_have_count(1)
+    expect(page.locator("#hours-sat-0-night")).to_have_text("до наступного дня")
+    _clean(page, tab, "settings", width)
+
+    agency = page.locator("#settings-agency")
+    agency.get_by_label("Передати іншому, якщо немає відповіді (секунд)").fill("5")
+    agency.get_by_role("button", name="Зберегти налаштування").click()
+    expect(page.locator("#settings-reassign_after_seconds-error")).to_be_visible()
+    page.get_by_role("button", name="Нова тема").click()
+    page.get_by_role("button", name="Зберегти тему").click()  # no identifier, no name: refused by the server
+    expect(page.locator("#settings-topic-name-error")).to_be_visible()
+    _clean(page, tab, "settings with the server's refusals", width)
+
+    page.get_by_role("button", name="English").first.click()
+    expect(page.get_by_role("region", name="Routing settings")).to_be_visible()
+    _clean(page, tab, "settings in English", width)
+    page.keyboard.press("Escape")
+    expect(page.locator("#settings")).to_be_hidden()
+    expect(page.locator("#settings-open")).to_be_focused()
 
 
 def test_keyboard_alone_runs_the_whole_flow(stack: Stack, console: Callable[..., Console]) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class CivdeskError(Exception):
     """Base error: `code` is stable for clients, `message_uk`/`message_en` are for people."""
@@ -60,3 +63,14 @@ class ConfigurationError(CivdeskError):
     """A setting is missing or unsafe; the CLI prints it as one line."""
 
     code = "configuration"
+
+
+@contextmanager
+def about_field(name: str) -> Iterator[None]:
+    """Names the request field an error raised inside is about, so a form can show it beside that field
+    (the HTTP handler reports it as a problem of `body.<name>`, like a validation error)."""
+    try:
+        yield
+    except CivdeskError as error:
+        error.details.setdefault("field", name)
+        raise

@@ -13,7 +13,7 @@ from civdesk.agency import service as agency_service
 from civdesk.agency.models import Agency, Holiday, Topic
 from civdesk.agent.models import Agent, Role
 from civdesk.agent.service import AgentIdentity
-from civdesk.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from civdesk.core.errors import Conflict, Forbidden, InvalidInput, NotFound, about_field
 from civdesk.routing import assign, decide
 from civdesk.routing import config as routing_config
 from civdesk.routing.models import AgentLanguage, AgentSkill, TransferPartner
@@ -23,6 +23,7 @@ from civdesk.routing.schemas import (
     HolidayCreate,
     HolidayRead,
     LanguageLevel,
+    PartnerAgencyRead,
     SkillLevel,
     SkillsRead,
     SkillsWrite,
@@ -73,26 +74,45 @@ async def read_agency(*, session: AsyncSession, who: AgentIdentity) -> AgencyRou
     )
 
 
+# Settings every agency has: null would break the row, not clear a value.
+_AGENCY_REQUIRED = ("triage_enabled", "queue_notices", "default_strategy", "reassign_after_seconds")
+_TOPIC_REQUIRED = ("priority", "names")
+
+
+def _refuse_nulls(given: dict[str, Any], required: tuple[str, ...]) -> None:
+    for field in required:
+        if field in given and given[field] is None:
+            raise InvalidInput(f"{field} needs a value", "значення обов’язкове", field=field)
+
+
 async def update_agency(
     *, session: AsyncSession, who: AgentIdentity, changes: AgencyRoutingUpdate
 ) -> AgencyRoutingRead:
     require_admin(who)
     agency = await agency_service.get(session=session, agency_id=who.agency_id)
     given: dict[str, Any] = changes.model_dump(exclude_unset=True)
+    _refuse_nulls(given, _AGENCY_REQUIRED)
     if "time_zone" in given:
-        hours.calendar(time_zone=given["time_zone"] or "", schedule=None)  # raises on an unknown zone
+        with about_field("time_zone"):
+            hours.calendar(time_zone=given["time_zone"] or "", schedule=None)  # raises on an unknown zone
     if "working_hours" in given:
-        hours.parse_schedule(given["working_hours"])
+        with about_field("working_hours"):
+            hours.parse_schedule(given["working_hours"])
     if "languages" in given:
         langs = [str(code).lower() for code in given["languages"] or []]
         if not langs or any(not code.isalpha() or not 2 <= len(code) <= 3 for code in langs):
-            raise InvalidInput("languages are ISO 639-1 codes like uk, en", "мови задаються кодами ISO 639-1: uk, en")
+            raise InvalidInput(
+                "languages are ISO 639-1 codes like uk, en",
+                "мови задаються кодами ISO 639-1: uk, en",
+                field="languages",
+            )
         given["languages"] = list(dict.fromkeys(langs))
     partners = given.pop("accepts_transfers_from", None)
     for field, value in given.items():
         setattr(agency, field, value)
     if partners is not None:
-        await _set_partners(session=session, agency=agency, slugs=partners)
+        with about_field("accepts_transfers_from"):
+            await _set_partners(session=session, agency=agency, slugs=partners)
     await session.flush()
     routing_config.forget(agency.id)
     await decide.kick(session=session, agency_id=agency.id)
@@ -107,10 +127,17 @@ async def _set_partners(*, session: AsyncSession, agency: Agency, slugs: list[st
             session.add(TransferPartner(agency_id=agency.id, from_agency_id=other.id))
 
 
+async def partner_agencies(*, session: AsyncSession, who: AgentIdentity) -> list[PartnerAgencyRead]:
+    """Every other agency on this platform: the choices for `accepts_transfers_from` (admins)."""
+    require_admin(who)
+    agencies = await agency_service.list_all(session=session)
+    return [PartnerAgencyRead(slug=a.slug, name=a.name) for a in agencies if a.id != who.agency_id]
+
+
 async def add_holiday(*, session: AsyncSession, who: AgentIdentity, holiday: HolidayCreate) -> HolidayRead:
     require_admin(who)
     if await session.get(Holiday, (who.agency_id, holiday.day)) is not None:
-        raise Conflict(f"{holiday.day} is already a holiday", f"{holiday.day} вже вихідний")
+        raise Conflict(f"{holiday.day} is already a holiday", f"{holiday.day} вже вихідний", field="day")
     row = Holiday(agency_id=who.agency_id, day=holiday.day, name=holiday.name)
     session.add(row)
     await session.flush()
@@ -138,9 +165,14 @@ async def list_topics(*, session: AsyncSession, who: AgentIdentity) -> list[Topi
 async def create_topic(*, session: AsyncSession, who: AgentIdentity, body: TopicWrite) -> TopicRead:
     require_admin(who)
     if not body.slug or not body.name:
-        raise InvalidInput("a new topic needs a slug and a name", "нова тема потребує ідентифікатора й назви")
+        raise InvalidInput(
+            "a new topic needs a slug and a name",
+            "нова тема потребує ідентифікатора й назви",
+            field="name" if body.slug else "slug",
+        )
     agency = await agency_service.get(session=session, agency_id=who.agency_id)
-    topic = await agency_service.add_topic(session=session, agency=agency, slug=body.slug, name=body.name)
+    with about_field("slug"):
+        topic = await agency_service.add_topic(session=session, agency=agency, slug=body.slug, name=body.name)
     return await _apply_topic(session=session, topic=topic, body=body.model_copy(update={"slug": None, "name": None}))
 
 
@@ -148,12 +180,13 @@ async def update_topic(*, session: AsyncSession, who: AgentIdentity, topic_id: i
     require_admin(who)
     topic = await agency_service.topic_in_agency(session=session, agency_id=who.agency_id, topic_id=topic_id)
     if body.slug is not None and body.slug != topic.slug:
-        raise InvalidInput("a topic's slug cannot change", "ідентифікатор теми змінити не можна")
+        raise InvalidInput("a topic's slug cannot change", "ідентифікатор теми змінити не можна", field="slug")
     return await _apply_topic(session=session, topic=topic, body=body)
 
 
 async def _apply_topic(*, session: AsyncSession, topic: Topic, body: TopicWrite) -> TopicRead:
     given = body.model_dump(exclude_unset=True, exclude={"slug"})
+    _refuse_nulls(given, _TOPIC_REQUIRED)
     if "keywords" in given:
         given["keywords"] = [k.strip().lower() for k in given["keywords"] or [] if k.strip()]
     for field, value in given.items():

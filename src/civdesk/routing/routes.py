@@ -18,6 +18,7 @@ from civdesk.routing.schemas import (
     ComplaintUpdate,
     HolidayCreate,
     HolidayRead,
+    PartnerAgencyRead,
     QueueRead,
     RosterRead,
     RoutingHistory,
@@ -80,6 +81,12 @@ async def update_settings(body: AgencyRoutingUpdate, who: CurrentAgent, session:
     read = await admin.update_agency(session=session, who=who, changes=body)
     await realtime_service.commit(session)
     return read
+
+
+@router.get("/routing/partner-agencies", response_model=list[PartnerAgencyRead])
+async def partner_agencies(who: CurrentAgent, session: SessionDep) -> list[PartnerAgencyRead]:
+    """Every other agency on this platform: whose transfers this one may accept (admins)."""
+    return await admin.partner_agencies(session=session, who=who)
 
 
 @router.post("/routing/holidays", response_model=HolidayRead, status_code=status.HTTP_201_CREATED)

@@ -48,6 +48,13 @@ class AgencyRoutingUpdate(BaseModel):
     accepts_transfers_from: list[str] | None = None
 
 
+class PartnerAgencyRead(BaseModel):
+    """Another agency on this platform, which this one may accept transfers from."""
+
+    slug: str
+    name: str
+
+
 class HolidayRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     day: date

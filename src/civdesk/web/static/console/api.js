@@ -3,11 +3,12 @@
 import { currentLang } from "./i18n.js";
 
 export class ApiError extends Error {
+  /** `problems`: [{field: "body.name", message, lang}] when the server names the fields it refused. */
   constructor(status, code, message, problems = []) {
     super(message);
     this.status = status;
     this.code = code;
-    this.problems = problems; // a 422's fields and reasons: [{field: "body.location.latitude", message}]
+    this.problems = problems;
   }
 }
 
@@ -37,11 +38,17 @@ export function createApi({ token, onUnauthorized }) {
     let code = "http_" + response.status;
     let message = response.statusText;
     let problems = [];
+    const english = currentLang() === "en";
     try {
       const { error } = await response.json();
       code = error.code;
-      message = currentLang() === "en" ? error.message_en : error.message;
-      problems = error.problems || [];
+      message = english ? error.message_en : error.message;
+      // `lang`: "en" when the reason is English (asked for, or not translated), for screen readers.
+      problems = (error.problems || []).map((p) => ({
+        field: p.field,
+        message: english ? p.message_en || p.message : p.message,
+        lang: english || p.message === p.message_en ? "en" : null,
+      }));
     } catch {
       // not our error shape: keep the status line
     }
@@ -73,6 +80,8 @@ export function createApi({ token, onUnauthorized }) {
     get: (path) => request("GET", path),
     post: (path, json) => request("POST", path, { json }),
     put: (path, json) => request("PUT", path, { json }),
+    patch: (path, json) => request("PATCH", path, { json }),
+    delete: (path) => request("DELETE", path),
     upload: (path, form) => request("POST", path, { form }),
     download,
   };

@@ -30,13 +30,15 @@ export function t(key, params = {}) {
   return template.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
 }
 
-/** Re-translates every element marked data-i18n (text) or data-i18n-attr ("attr:key;attr:key"). */
+/** Re-translates every element marked data-i18n (text) or data-i18n-attr ("attr:key;attr:key"), with
+ * the parameters in data-i18n-params (JSON) when it has them. */
 export function apply(root) {
-  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  const params = (el) => (el.dataset.i18nParams ? JSON.parse(el.dataset.i18nParams) : {});
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n, params(el));
   for (const el of root.querySelectorAll("[data-i18n-attr]")) {
     for (const pair of el.dataset.i18nAttr.split(";")) {
       const [attr, key] = pair.split(":");
-      el.setAttribute(attr, t(key));
+      el.setAttribute(attr, t(key, params(el)));
     }
   }
   for (const el of root.querySelectorAll("[data-action=language]")) el.lang = t("lang.other.code");

@@ -10,6 +10,7 @@ import { ConversationPane } from "./conversation.js";
 import { PresenceControl } from "./presence.js";
 import { installShortcuts } from "./shortcuts.js";
 import { SupervisorWall } from "./wall.js";
+import { SettingsPanel } from "./settings.js";
 import { RESPONSE_TARGETS, TargetNotices } from "./targets.js";
 import { channelName } from "./format.js";
 import { beep, notifyNewConversation } from "./notify.js";
@@ -45,7 +46,20 @@ export class ConsoleSession {
       this.wall = new SupervisorWall(this.state, {
         ...tools,
         onSelect: (id) => this.select(id, { focus: "conversation" }),
-        onToggle: (open) => open || this.pane.show(),
+        onToggle: (open) => (open ? this.settings?.close({ restore: false }) : this.pane.show()),
+      });
+    }
+    if (me.role === "admin") {
+      this.settings = new SettingsPanel({
+        ...tools,
+        onToggle: (open) => {
+          if (open) {
+            this.wall?.close({ restore: false });
+            return;
+          }
+          this.pane.show();
+          if (this.state.selectedId === null) $("#layout").dataset.pane = "list"; // narrow screens: back to the list
+        },
       });
     }
     await this.presence.load({ goOnline: fresh });
@@ -106,6 +120,7 @@ export class ConsoleSession {
       resolve: () => this.pane.resolve(),
       transfer: () => !this.pane.section.hidden && this.pane.transfer(),
       wall: () => this.wall && (this.wall.isOpen ? this.wall.close({ focus: true }) : this.wall.open()),
+      settings: () => this.settings && (this.settings.isOpen ? this.settings.close({ focus: true }) : this.settings.open()),
     });
   }
 
@@ -151,7 +166,7 @@ export class ConsoleSession {
       this.pending = [];
       for (const [event, live] of pending) this.apply(event, live);
       this.render();
-      if (this.state.selectedId !== null && !this.wall?.isOpen) this.pane.show();
+      if (this.state.selectedId !== null && !this.panelOpen()) this.pane.show();
     }
   }
 
@@ -244,7 +259,7 @@ export class ConsoleSession {
     if (shown) {
       const focusLost = this.pane.section.contains(document.activeElement) || document.querySelector("dialog[open]");
       history.replaceState(null, "", location.pathname + location.search);
-      if (!this.wall?.isOpen) {
+      if (!this.panelOpen()) {
         this.pane.show();
         $("#layout").dataset.pane = "list";
       }
@@ -274,6 +289,7 @@ export class ConsoleSession {
     state.selectedId = id;
     state.markRead(id);
     this.wall?.close({ restore: false });
+    this.settings?.close({ restore: false });
     if (location.hash !== `#/conversations/${id}`) history.replaceState(null, "", `#/conversations/${id}`);
     $("#layout").dataset.pane = "conversation";
     this.render();
@@ -312,10 +328,16 @@ export class ConsoleSession {
     $("#me-role").textContent = `(${t(`role.${this.state.me.role}`)})`;
     this.presence.relabel();
     this.wall?.relabel();
+    this.settings?.relabel();
     this.targets.relabel();
     this.pane.composer.setMode(this.pane.composer.mode);
     this.pane.rerender();
     this.render();
+  }
+
+  /** The wall or the settings hold the pane instead of a conversation. */
+  panelOpen() {
+    return Boolean(this.wall?.isOpen || this.settings?.isOpen);
   }
 
   queueSave() {

@@ -197,9 +197,10 @@ export class SharePanel {
       return;
     }
     const [id, label] = FIELDS[problem.field];
-    // Validation reasons come from the server in English.
+    // Some validation reasons come from the server in English only (`lang` says so).
     const reason = String(problem.message).replace(/^Value error, /, "");
-    this.showError(() => [t("share.error.refused", { field: t(label) }), " ", h("span", { lang: "en" }, reason)]);
+    const attrs = problem.lang ? { lang: problem.lang } : {};
+    this.showError(() => [t("share.error.refused", { field: t(label) }), " ", h("span", attrs, reason)]);
     this.mark(id);
   }
 }

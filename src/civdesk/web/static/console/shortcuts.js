@@ -31,6 +31,7 @@ export function installShortcuts(actions) {
     e: () => actions.resolve(),
     t: () => actions.transfer(),
     w: () => actions.wall(),
+    s: () => actions.settings(),
     "?": openHelp,
   };
 
