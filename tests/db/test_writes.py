@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -162,3 +163,22 @@ async def test_sqlite_runs_concurrent_transactions_one_after_another(
 
     await asyncio.gather(*(write(f"t{n}") for n in range(10)))
     assert sorted(await _kinds(sessionmaker)) == sorted(f"t{n}" for n in range(10))
+
+
+async def test_sqlite_keeps_its_write_ahead_log_short_from_another_thread(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """Commits never checkpoint on the loop (wal_autocheckpoint=0); the Checkpointer thread does, so
+    the log is reused instead of growing with every write."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the inline driver is SQLite's")
+    wal = Path(database_url.removeprefix("sqlite:///") + "-wal")
+    for _ in range(4):  # about 1 MB of log per round
+        async with sessionmaker() as session:
+            conn = await session.connection()
+            assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 0
+            for n in range(250):
+                await writes.later(conn, writes.inserting(_timer, _row("x" * 3000 + str(n))))
+            await session.commit()
+        await asyncio.sleep(1.2)  # more than the checkpoint interval
+    assert wal.stat().st_size < 2_500_000, wal.stat().st_size

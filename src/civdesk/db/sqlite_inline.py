@@ -6,6 +6,8 @@ which cost more CPU than SQLite's own work. The embedded mode holds a single con
 `create_engine_for`), so nothing is gained from the thread: these objects give SQLAlchemy's dialect the
 awaitable interface it expects and call `sqlite3` directly. A statement blocks the loop for as long as
 SQLite takes, microseconds for the indexed statements civdesk runs; the distributed mode uses PostgreSQL.
+The one slow thing SQLite does in a commit, copying the write-ahead log back (a checkpoint), moves to a
+thread of its own (Checkpointer).
 
 Only what SQLAlchemy's adapter (`sqlalchemy.connectors.asyncio`, `dialects.sqlite.aiosqlite`) calls is
 here; errors are sqlite3's own, which aiosqlite re-exports and the dialect expects.
@@ -13,9 +15,13 @@ here; errors are sqlite3's own, which aiosqlite re-exports and the dialect expec
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class InlineCursor:
@@ -71,11 +77,42 @@ class InlineCursor:
         self._cursor.close()
 
 
+class Checkpointer:
+    """Copies the write-ahead log back into the database file from a thread of its own.
+
+    SQLite does this itself inside a commit once the log passes 1,000 pages, and that commit then
+    waits for the copy and its fsync: inline, the whole event loop would wait (a routing decision's
+    p99 went from 4.6 to 8.2 ms). A PASSIVE checkpoint waits for no reader or writer, so running one
+    every `interval` seconds beside the loop keeps the log short at no cost to it."""
+
+    def __init__(self, path: str, *, interval: float = 0.5) -> None:
+        self._path = path
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self._path, check_same_thread=False)
+        try:
+            while not self._stop.wait(self._interval):
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    log.warning("SQLite checkpoint failed; trying again shortly", exc_info=True)
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 class InlineConnection:
     """The subset of `aiosqlite.Connection` SQLAlchemy uses; `_connection` is None once closed, as there."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, checkpointer: Checkpointer | None = None) -> None:
         self._connection: sqlite3.Connection | None = connection
+        self._checkpointer = checkpointer
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -96,11 +133,11 @@ class InlineConnection:
         self._conn.rollback()
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self.stop()
 
     def stop(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -122,6 +159,8 @@ def creator(path: str) -> Callable[[], Any]:
 
     async def connect() -> InlineConnection:
         # check_same_thread off: the pool may close a connection from the garbage collector's thread.
-        return InlineConnection(sqlite3.connect(path, check_same_thread=False))
+        connection = sqlite3.connect(path, check_same_thread=False)
+        connection.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's thread does it
+        return InlineConnection(connection, Checkpointer(path))
 
     return connect

@@ -28,11 +28,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import Table, bindparam, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import UpdateBase
 
 _PENDING = "civdesk_pending_writes"
+_POSTGRES = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,36 @@ async def later(conn: AsyncConnection, write: Write) -> None:
         return
     info = conn.sync_connection.info  # type: ignore[union-attr]
     pending: list[Write] = info.setdefault(_PENDING, [])
-    if _touches_a_pending_row(write, pending):
-        # One statement sees one snapshot: an UPDATE would miss a row INSERTed beside it, and two
-        # UPDATEs of a row would not both apply. What is pending goes first (taken out of the
-        # connection's list before it runs, or the statement hook would send it again).
-        del info[_PENDING]
-        await conn.execute(_just_pending(tuple(w.part for w in pending)), _all_params(pending, "w"))
+    # One statement sees one snapshot: an UPDATE would miss a row INSERTed beside it, and two UPDATEs
+    # of a row would not both apply. And a statement too big for psycopg's cache is parsed anew each
+    # time, which costs more than a round trip. In both cases what is pending goes first.
+    if _touches_a_pending_row(write, pending) or not _fits(*(w.part for w in pending), write.part):
+        await _send(conn, pending)
         pending = info.setdefault(_PENDING, [])
     pending.append(write)
+
+
+async def _send(conn: AsyncConnection, pending: list[Write]) -> None:
+    # Taken out of the connection's list before it runs, or the statement hook would send it again.
+    conn.sync_connection.info.pop(_PENDING, None)  # type: ignore[union-attr]
+    if pending:
+        await conn.execute(_just_pending(tuple(w.part for w in pending)), _all_params(pending, "w"))
+
+
+# psycopg caches the parsing of a statement up to these sizes (psycopg._queries); above them it parses
+# the SQL text on every execution.
+_MAX_PARAMS = 50
+_MAX_SQL = 4096
+
+
+def _fits(*parts: Part) -> bool:
+    return sum(len(part.columns) for part in parts) <= _MAX_PARAMS and _sql_length(parts) <= _MAX_SQL
+
+
+@functools.lru_cache(maxsize=256)
+def _sql_length(parts: tuple[Part, ...]) -> int:
+    """An upper bound of the combined statement's SQL: its parts' SQL with room for the CTE wrapping."""
+    return sum(len(str(part.statement("w00").compile(dialect=_POSTGRES))) + 64 for part in parts)
 
 
 def _touches_a_pending_row(write: Write, pending: list[Write]) -> bool:
@@ -99,7 +123,10 @@ def _touches_a_pending_row(write: Write, pending: list[Write]) -> bool:
 async def insert_with_pending(conn: AsyncConnection, inserts: list[Write]) -> list[int]:
     """Runs single-row INSERTs of tables with an `id` together with the connection's pending writes, in
     one statement; their new ids, in order."""
-    pending: list[Write] = conn.sync_connection.info.pop(_PENDING, [])  # type: ignore[union-attr]
+    pending: list[Write] = conn.sync_connection.info.get(_PENDING, [])  # type: ignore[union-attr]
+    if not _fits(*(w.part for w in pending), *(w.part for w in inserts)):
+        await _send(conn, pending)
+    pending = conn.sync_connection.info.pop(_PENDING, [])  # type: ignore[union-attr]
     statement = _returning_ids(tuple(w.part for w in pending), tuple(w.part for w in inserts))
     params = _all_params(pending, "w") | _all_params(inserts, "r")
     return [int(value) for value in (await conn.execute(statement, params)).one()]
