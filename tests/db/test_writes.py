@@ -166,12 +166,16 @@ async def test_sqlite_runs_concurrent_transactions_one_after_another(
 
 
 async def test_sqlite_keeps_its_write_ahead_log_short_from_another_thread(
-    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], database_url: str
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Commits never checkpoint on the loop (wal_autocheckpoint=0); the Checkpointer thread does, so
     the log is reused instead of growing with every write."""
     if engine.dialect.name != "sqlite":
         pytest.skip("the inline driver is SQLite's")
+    monkeypatch.setattr(sqlite_inline, "CHECKPOINT_SECONDS", 0.5)  # read when the connection opens
     wal = Path(database_url.removeprefix("sqlite:///") + "-wal")
     for _ in range(4):  # about 1 MB of log per round
         async with sessionmaker() as session:

@@ -77,15 +77,23 @@ class InlineCursor:
         self._cursor.close()
 
 
+# How often the log is copied back. After a complete checkpoint the next commit starts the log over
+# and syncs its header (SQLite does that in the writer, here on the loop: about 40 ms on this project's
+# VM), so not too often; but the longer the log, the longer that sync and the checkpoint's own. Measured
+# with bench/ingest.py (p99 at half the maximum, 3 runs each): 0.5 s 17–105 ms, 2 s 15–46 ms, 10 s
+# 49–377 ms, SQLite's own (every 1,000 pages, inside a commit) 16–349 ms.
+CHECKPOINT_SECONDS = 2.0
+
+
 class Checkpointer:
     """Copies the write-ahead log back into the database file from a thread of its own.
 
     SQLite does this itself inside a commit once the log passes 1,000 pages, and that commit then
     waits for the copy and its fsync: inline, the whole event loop would wait (a routing decision's
     p99 went from 4.6 to 8.2 ms). A PASSIVE checkpoint waits for no reader or writer, so running one
-    every `interval` seconds beside the loop keeps the log short at no cost to it."""
+    every `interval` seconds beside the loop keeps the log short at little cost to it."""
 
-    def __init__(self, path: str, *, interval: float = 0.5) -> None:
+    def __init__(self, path: str, *, interval: float) -> None:
         self._path = path
         self._interval = interval
         self._stop = threading.Event()
@@ -161,6 +169,6 @@ def creator(path: str) -> Callable[[], Any]:
         # check_same_thread off: the pool may close a connection from the garbage collector's thread.
         connection = sqlite3.connect(path, check_same_thread=False)
         connection.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's thread does it
-        return InlineConnection(connection, Checkpointer(path))
+        return InlineConnection(connection, Checkpointer(path, interval=CHECKPOINT_SECONDS))
 
     return connect
