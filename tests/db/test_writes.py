@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, event, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from civdesk.agency import service as agency_service
@@ -186,3 +187,29 @@ async def test_sqlite_keeps_its_write_ahead_log_short_from_another_thread(
             await session.commit()
         await asyncio.sleep(1.2)  # more than the checkpoint interval
     assert wal.stat().st_size < 2_500_000, wal.stat().st_size
+
+
+async def test_a_connection_the_server_dropped_rolls_back_cleanly(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """The server ends the connection under a session with writes pending: the statement fails as a
+    dropped connection, the rollback succeeds (nothing pending is looked up on the dead connection),
+    and the next session works on a fresh one."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to drop connections")
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        await writes.later(conn, writes.inserting(_timer, _row("lost")))
+        backend_pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
+        async with engine.connect() as admin:
+            await admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend_pid or 0)})")
+            await admin.commit()
+        await asyncio.sleep(0.2)
+        with pytest.raises(DBAPIError) as failure:
+            await session.execute(select(1))
+        assert failure.value.connection_invalidated
+        await session.rollback()
+    async with sessionmaker() as session:
+        await writes.later(await session.connection(), writes.inserting(_timer, _row("kept")))
+        await session.commit()
+    assert await _kinds(sessionmaker) == ["kept"]

@@ -179,6 +179,8 @@ def _just_pending(pending: tuple[Part, ...]) -> Any:
 
 
 def _send_pending_first(conn: Connection, *_: Any) -> None:
+    if conn.invalidated:  # the statement is about to fail anyway; `info` would raise
+        return
     pending: list[Write] | None = conn.info.pop(_PENDING, None)
     if pending:
         conn.execute(_just_pending(tuple(w.part for w in pending)), _all_params(pending, "w"))
@@ -190,7 +192,9 @@ def _send_pending_before_commit(conn: Connection) -> None:
 
 
 def _forget_pending(conn: Connection) -> None:
-    conn.info.pop(_PENDING, None)
+    # A connection the server dropped has no `info` until rolled back; the pool's checkin clears it then.
+    if not conn.invalidated:
+        conn.info.pop(_PENDING, None)
 
 
 def _forget_pending_at_checkin(_dbapi_connection: Any, record: Any) -> None:
