@@ -61,8 +61,11 @@ class TimerWorker:
                 # Fewer than a batch: nothing else was due at the claim. Anything scheduled since woke
                 # us (it is queued in `wakeups`), so skip the claim that would find nothing, which
                 # would otherwise follow every new conversation's route timer.
+                # The timeout first: a `wakeups.get()` made before it would be left unawaited if the
+                # worker is stopped while the next due time is read.
+                timeout = await self._sleep_seconds()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeups.get(), timeout=await self._sleep_seconds())
+                    await asyncio.wait_for(wakeups.get(), timeout=timeout)
                 while not wakeups.empty():
                     wakeups.get_nowait()
 
