@@ -111,7 +111,7 @@ async def test_writes_travel_with_the_events_in_one_statement(
 
 
 async def test_an_update_of_a_row_inserted_beside_it_is_not_lost(
-    sessionmaker: async_sessionmaker[AsyncSession], statements: list[str]
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessionmaker() as session:
         conn = await session.connection()

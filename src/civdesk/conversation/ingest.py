@@ -86,7 +86,6 @@ _INSERT_CONTACT = insert(_contact).returning(_contact.c.id)
 _INSERT_CONVERSATION = insert(_conversation).returning(_conversation.c.id)
 _INSERT_MESSAGE = insert(_message).returning(_message.c.id)
 _UNBLOCK = update(_identity).where(_identity.c.id == bindparam("identity_id")).values(is_blocked=False)
-_TOUCH = update(_conversation).where(_conversation.c.id == bindparam("conversation_id"))
 _LOOKUP_WITH_NEXT_ID = _LOOKUP.add_columns(writes.next_id_of(_message).label("next_message_id"))
 
 
@@ -136,7 +135,7 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
         return None
     created = found is None or found.conversation_id is None
     # Ids known now let the INSERTs wait for the event's statement (PostgreSQL); None: take them from RETURNING.
-    ids = await _ids_ahead(conn, found=found, created=created) if combine else _Ids()
+    ids = await _ids_ahead(conn, found) if combine else _Ids()
     if found is None:
         contact_id = await _new_contact(conn, channel, event, stamp, ids.contact)
         contact_name = event.sender.display_name[:255]
@@ -198,10 +197,7 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
             button_payload=event.button_payload,
             stamp=stamp,
         )
-        if combine:
-            await writes.later(conn, writes.updating(_conversation, conversation.id, changes))
-        else:
-            await conn.execute(_TOUCH, changes | {"conversation_id": conversation.id})
+        await writes.later(conn, writes.updating(_conversation, conversation.id, changes))
         conversation = conversation.model_copy(update=changes)
 
     if created:
@@ -230,12 +226,12 @@ class _Ids:
     message: int | None = None
 
 
-async def _ids_ahead(conn: AsyncConnection, *, found: Any, created: bool) -> _Ids:
+async def _ids_ahead(conn: AsyncConnection, found: Any) -> _Ids:
     """PostgreSQL: the new rows' ids before their INSERTs; the lookup drew the message's already."""
     if found is None:
         contact, conversation, message = await writes.next_ids(conn, _contact, _conversation, _message)
         return _Ids(contact=contact, conversation=conversation, message=message)
-    if created:
+    if found.conversation_id is None:
         [conversation] = await writes.next_ids(conn, _conversation)
         return _Ids(conversation=conversation, message=found.next_message_id)
     return _Ids(message=found.next_message_id)

@@ -65,17 +65,12 @@ async def receive(
                 result = await ingest(session=session, channel=channel, inbound=parsed.events)
                 parked = session.info.pop(receipts.PARKED, set())
                 await realtime_service.commit(session)
-            except IntegrityError:
-                # Two deliveries of one update (or two first messages of one citizen) raced; the retry
-                # sees the winner's rows and stores nothing twice.
-                await realtime_service.discard(session)
-                if attempt == 2:
-                    raise
-                continue
             except DBAPIError as exc:
-                # A pooled connection the server closed (restart, idle timeout) after the pool handed
-                # it out: the first statement finds out; nothing was stored, try once more.
-                if not exc.connection_invalidated or attempt == 2:
+                # Tried once more: an IntegrityError means two deliveries of one update (or two first
+                # messages of one citizen) raced; a connection the server closed after the pool's checkout
+                # check fails its next statement (if that was the COMMIT, the data may be stored). Either
+                # way the retry finds the winner's rows or the platform key and stores nothing twice.
+                if attempt == 2 or not (isinstance(exc, IntegrityError) or exc.connection_invalidated):
                     raise
                 await realtime_service.discard(session)
                 continue

@@ -118,7 +118,7 @@ class Checkpointer:
 class InlineConnection:
     """The subset of `aiosqlite.Connection` SQLAlchemy uses; `_connection` is None once closed, as there."""
 
-    def __init__(self, connection: sqlite3.Connection, checkpointer: Checkpointer | None = None) -> None:
+    def __init__(self, connection: sqlite3.Connection, checkpointer: Checkpointer) -> None:
         self._connection: sqlite3.Connection | None = connection
         self._checkpointer = checkpointer
 
@@ -131,9 +131,6 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._conn.cursor())
 
-    async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> InlineCursor:
-        return await self.cursor().execute(sql, parameters)
-
     async def commit(self) -> None:
         self._conn.commit()
 
@@ -144,8 +141,7 @@ class InlineConnection:
         self.stop()
 
     def stop(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
+        self._checkpointer.stop()
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -156,10 +152,6 @@ class InlineConnection:
     @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
 
 
 def creator(path: str) -> Callable[[], Any]:

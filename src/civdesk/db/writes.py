@@ -85,16 +85,9 @@ async def later(conn: AsyncConnection, write: Write) -> None:
     # of a row would not both apply. And a statement too big for psycopg's cache is parsed anew each
     # time, which costs more than a round trip. In both cases what is pending goes first.
     if _touches_a_pending_row(write, pending) or not _fits(*(w.part for w in pending), write.part):
-        await _send(conn, pending)
+        await conn.run_sync(_send_pending_first)
         pending = info.setdefault(_PENDING, [])
     pending.append(write)
-
-
-async def _send(conn: AsyncConnection, pending: list[Write]) -> None:
-    # Taken out of the connection's list before it runs, or the statement hook would send it again.
-    conn.sync_connection.info.pop(_PENDING, None)  # type: ignore[union-attr]
-    if pending:
-        await conn.execute(_just_pending(tuple(w.part for w in pending)), _all_params(pending, "w"))
 
 
 # psycopg caches the parsing of a statement up to these sizes (psycopg._queries); above them it parses
@@ -104,13 +97,13 @@ _MAX_SQL = 4096
 
 
 def _fits(*parts: Part) -> bool:
-    return sum(len(part.columns) for part in parts) <= _MAX_PARAMS and _sql_length(parts) <= _MAX_SQL
+    return sum(len(part.columns) for part in parts) <= _MAX_PARAMS and sum(map(_sql_length, parts)) <= _MAX_SQL
 
 
-@functools.lru_cache(maxsize=256)
-def _sql_length(parts: tuple[Part, ...]) -> int:
-    """An upper bound of the combined statement's SQL: its parts' SQL with room for the CTE wrapping."""
-    return sum(len(str(part.statement("w00").compile(dialect=_POSTGRES))) + 64 for part in parts)
+@functools.cache
+def _sql_length(part: Part) -> int:
+    """An upper bound of a part's share of a combined statement: its SQL with room for the CTE wrapping."""
+    return len(str(part.statement("w00").compile(dialect=_POSTGRES))) + 64
 
 
 def _touches_a_pending_row(write: Write, pending: list[Write]) -> bool:
@@ -125,7 +118,7 @@ async def insert_with_pending(conn: AsyncConnection, inserts: list[Write]) -> li
     one statement; their new ids, in order."""
     pending: list[Write] = conn.sync_connection.info.get(_PENDING, [])  # type: ignore[union-attr]
     if not _fits(*(w.part for w in pending), *(w.part for w in inserts)):
-        await _send(conn, pending)
+        await conn.run_sync(_send_pending_first)
     pending = conn.sync_connection.info.pop(_PENDING, [])  # type: ignore[union-attr]
     statement = _returning_ids(tuple(w.part for w in pending), tuple(w.part for w in inserts))
     params = _all_params(pending, "w") | _all_params(inserts, "r")
@@ -179,16 +172,13 @@ def _just_pending(pending: tuple[Part, ...]) -> Any:
 
 
 def _send_pending_first(conn: Connection, *_: Any) -> None:
+    """Sends what is pending on its own (before another statement, or a commit that did not carry it
+    with events). Taken out of the connection's list before it runs, or this hook would send it again."""
     if conn.invalidated:  # the statement is about to fail anyway; `info` would raise
         return
     pending: list[Write] | None = conn.info.pop(_PENDING, None)
     if pending:
         conn.execute(_just_pending(tuple(w.part for w in pending)), _all_params(pending, "w"))
-
-
-def _send_pending_before_commit(conn: Connection) -> None:
-    # Normally realtime.service.commit has sent them with the events; this keeps a plain commit right.
-    _send_pending_first(conn)
 
 
 def _forget_pending(conn: Connection) -> None:
@@ -206,6 +196,6 @@ def install(engine: AsyncEngine) -> None:
     """Keeps pending writes in order on a PostgreSQL engine (create_engine_for calls this)."""
     sync_engine = engine.sync_engine
     event.listen(sync_engine, "before_execute", _send_pending_first)
-    event.listen(sync_engine, "commit", _send_pending_before_commit)
+    event.listen(sync_engine, "commit", _send_pending_first)
     event.listen(sync_engine, "rollback", _forget_pending)
     event.listen(sync_engine.pool, "checkin", _forget_pending_at_checkin)

@@ -19,7 +19,6 @@ _PENDING_TOPICS = "civdesk_pending_topics"
 
 
 _events = cast(Table, EventRecord.__table__)
-_INSERT_EVENT = insert(_events).returning(_events.c.id)
 # Several events (a new conversation has two) go in as one multi-row INSERT on SQLite (insertmanyvalues).
 # Asking SQLAlchemy for the rows' order makes it fall back to one INSERT per row, but one multi-row
 # INSERT on the single connection numbers its rows in order, so the returned ids, sorted, match.
@@ -49,8 +48,6 @@ async def commit(session: AsyncSession) -> None:
         if writes.combines(conn):
             # The transaction's pending writes (the citizen's message …) travel with the events.
             ids = await writes.insert_with_pending(conn, [writes.inserting(_events, row) for row in rows])
-        elif len(rows) == 1:
-            ids = [(await conn.execute(_INSERT_EVENT, rows[0])).scalar_one()]
         else:
             ids = sorted((await conn.execute(_INSERT_EVENTS, rows)).scalars())
     for event, event_id in zip(pending, ids, strict=True):

@@ -71,15 +71,13 @@ async def rank(
 ) -> Ranking:
     """The eligible agents, best first by the strategy, and how many there are in all. `sticky_to`
     (the agent who last helped this citizen) ranks first when eligible."""
-    other_language = bool(language) and language != cfg.primary_language
-    sqlite = session.bind is not None and session.bind.dialect.name == "sqlite"
     query = _ranking_query(
         topic=topic_id is not None,
-        other_language=other_language,
+        other_language=bool(language) and language != cfg.primary_language,
         exclude=bool(exclude),
         sticky=sticky_to is not None,
         round_robin=strategy == Strategy.ROUND_ROBIN.value,
-        sqlite=sqlite,
+        on_sqlite=session.bind is not None and session.bind.dialect.name == "sqlite",
     )
     params: dict[str, Any] = {
         "agency_id": cfg.id, "topic_id": topic_id, "language": language, "sticky_to": sticky_to, "limit": limit
@@ -95,7 +93,7 @@ async def rank(
 
 @functools.cache
 def _ranking_query(
-    *, topic: bool, other_language: bool, exclude: bool, sticky: bool, round_robin: bool, sqlite: bool
+    *, topic: bool, other_language: bool, exclude: bool, sticky: bool, round_robin: bool, on_sqlite: bool
 ) -> Select[Any]:
     """Built once per shape with bind parameters: SQLAlchemy then keys and compiles it once, which
     costs more than the query itself when built anew for every decision."""
@@ -114,7 +112,7 @@ def _ranking_query(
     )
     # With a topic, the skilled few are the place to start (the topic index), not the agency's whole
     # roster: "+ 0" keeps a planner without statistics (SQLite) off the roster's agency index.
-    agency = (_load.c.agency_id + 0) if topic and sqlite else _load.c.agency_id
+    agency = (_load.c.agency_id + 0) if topic and on_sqlite else _load.c.agency_id
     query = query.where(agency == bindparam("agency_id"), _load.c.online.is_(True), load < _load.c.capacity)
     if topic:
         query = query.join(
@@ -242,24 +240,23 @@ def read_of(row: Any, **changes: Any) -> ConversationRead:
     return ConversationRead.model_validate(values | changes)
 
 
-async def set_assignee(*, session: AsyncSession, conversation_id: int, agent_id: int | None, queued: bool) -> None:
-    moment = now()
+async def set_assignee(*, session: AsyncSession, conversation_id: int, agent_id: int) -> None:
+    """On PostgreSQL the UPDATE travels with the decision's other writes."""
+    changes = {"assignee_id": agent_id, "assigned_at": now(), "queued_at": None}
+    await writes.later(await session.connection(), writes.updating(_conversation, conversation_id, changes))
+
+
+async def requeue(*, session: AsyncSession, conversation_id: int) -> None:
+    """Unassigned and waiting again; it keeps its place in the queue (the time it first queued)."""
     conn = await session.connection()
-    if agent_id is not None:  # on PostgreSQL it travels with the decision's other writes
-        changes = {"assignee_id": agent_id, "assigned_at": moment, "queued_at": None}
-        await writes.later(conn, writes.updating(_conversation, conversation_id, changes))
-        return
-    params = {"conversation_id": conversation_id, "moment": moment}
-    await conn.execute(_UNASSIGN_QUEUED if queued else _UNASSIGN, params)
+    await conn.execute(_REQUEUE, {"conversation_id": conversation_id, "moment": now()})
 
 
-_UNASSIGN = (
+_REQUEUE = (
     update(_conversation)
     .where(_conversation.c.id == bindparam("conversation_id"))
-    .values(assignee_id=None, assigned_at=None, queued_at=None)
+    .values(assignee_id=None, assigned_at=None, queued_at=func.coalesce(_conversation.c.queued_at, bindparam("moment")))
 )
-# A conversation back in the queue keeps its place: the time it first queued.
-_UNASSIGN_QUEUED = _UNASSIGN.values(queued_at=func.coalesce(_conversation.c.queued_at, bindparam("moment")))
 
 
 async def record(

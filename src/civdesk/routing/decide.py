@@ -64,7 +64,7 @@ async def route_one(
     prefix = f"{why}; " if why else ""
     if not hours.is_open(cfg.calendar, now()):
         await drain_at_opening(session=session, cfg=cfg, after=now())
-        await assign.set_assignee(session=session, conversation_id=row.id, agent_id=None, queued=True)
+        await assign.requeue(session=session, conversation_id=row.id)
         return Routed.CLOSED
     if strategy == Strategy.MANUAL.value:
         if notify:
@@ -109,7 +109,7 @@ async def route_one(
                 ranking=ranking,
             )
             return Routed.ASSIGNED
-    await assign.set_assignee(session=session, conversation_id=row.id, agent_id=None, queued=True)
+    await assign.requeue(session=session, conversation_id=row.id)
     if contended:
         # Another decision held a free agent's row at this very moment: look again in a moment.
         await timer_service.schedule(
@@ -181,7 +181,7 @@ async def _assigned(
     reason: str,
     ranking: assign.Ranking | None,
 ) -> None:
-    await assign.set_assignee(session=session, conversation_id=row.id, agent_id=agent_id, queued=False)
+    await assign.set_assignee(session=session, conversation_id=row.id, agent_id=agent_id)
     await assign.record(
         session=session,
         cfg=cfg,
@@ -367,7 +367,7 @@ async def _move_away(
         )
         return
     await assign.release(session=session, agent_id=agent_id)
-    await assign.set_assignee(session=session, conversation_id=row.id, agent_id=None, queued=True)
+    await assign.requeue(session=session, conversation_id=row.id)
     unassigned = await assign.lock_conversation(session=session, conversation_id=row.id)
     if await route_one(session=session, cfg=cfg, row=unassigned, exclude=[agent_id], why=why) is not Routed.ASSIGNED:
         await assign.record(

@@ -80,13 +80,6 @@ async def start_new_conversation(
     *, session: AsyncSession, plan: NewConversationPlan, conversation: ConversationRead, stamp: datetime
 ) -> None:
     """After the first message is stored: the response clocks, then triage or the queue."""
-    async with timer_service.batched(session):
-        await _start_new(session=session, plan=plan, conversation=conversation, stamp=stamp)
-
-
-async def _start_new(
-    *, session: AsyncSession, plan: NewConversationPlan, conversation: ConversationRead, stamp: datetime
-) -> None:
     # The plan was made from the same cached snapshot moments ago; this is a dict lookup.
     cfg = await routing_config.load(session=session, agency_id=conversation.agency_id)
     topic_id = plan.topic.id if plan.topic else None

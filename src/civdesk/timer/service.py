@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,8 +20,11 @@ from civdesk.timer.models import Timer, TimerStatus
 _timer = cast(Table, Timer.__table__)
 # Timers due this soon wake the workers right after commit instead of at their next look.
 _WAKE_WITHIN = timedelta(seconds=1)
-_BATCH = "civdesk_timer_batch"
-_INSERT_TIMER = insert(_timer)
+# With a dedupe key, a pending timer of the same key wins (the key is unique while pending).
+_INSERT_DEDUPED = {
+    dialect.dialect.name: dialect.insert(_timer).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    for dialect in (postgresql, sqlite)
+}
 
 
 @dataclass(frozen=True)
@@ -62,52 +64,17 @@ async def schedule(
         "attempts": 0,
         "created_at": now(),
     }
-    batch: list[dict[str, Any]] | None = session.info.get(_BATCH)
-    if dedupe_key is None and batch is not None:
-        batch.append(values)
-    elif dedupe_key is None:  # on PostgreSQL with the transaction's other writes
+    if dedupe_key is None:  # on PostgreSQL it travels with the transaction's other writes
         await writes.later(await session.connection(), writes.inserting(_timer, values))
     else:
         conn = await session.connection()
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        await conn.execute(dialect.insert(_timer).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+        await conn.execute(_INSERT_DEDUPED[conn.dialect.name], values)
     if due_at <= now() + _WAKE_WITHIN:
         realtime_service.notify_after_commit(session=session, topic=bus_module.TIMER_TOPIC)
 
 
-@contextlib.asynccontextmanager
-async def batched(session: AsyncSession) -> AsyncIterator[None]:
-    """Timers scheduled inside go in as one multi-row INSERT at the end: a new conversation starts
-    up to three (response and resolution targets, the route decision), one round trip instead of three."""
-    if _BATCH in session.info:  # nested: the outer scope writes them
-        yield
-        return
-    session.info[_BATCH] = []
-    try:
-        yield
-    except BaseException:
-        session.info.pop(_BATCH, None)  # the transaction is going to roll back anyway
-        raise
-    await _write_batch(session)
-
-
-async def _write_batch(session: AsyncSession) -> None:
-    rows: list[dict[str, Any]] = session.info.pop(_BATCH, None) or []
-    if not rows:
-        return
-    conn = await session.connection()
-    if writes.combines(conn):  # with the transaction's other writes (PostgreSQL)
-        for row in rows:
-            await writes.later(conn, writes.inserting(_timer, row))
-    else:
-        await conn.execute(_INSERT_TIMER, rows)
-
-
 async def cancel(*, session: AsyncSession, conversation_id: int, kinds: Iterable[str]) -> None:
     """Cancels a conversation's pending timers of these kinds (the thing they waited for happened)."""
-    if session.info.get(_BATCH):  # a timer scheduled just before in a batch must be cancellable too
-        await _write_batch(session)
-        session.info[_BATCH] = []
     conn = await session.connection()
     await conn.execute(
         update(_timer)
