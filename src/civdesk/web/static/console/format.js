@@ -1,4 +1,4 @@
-// Display helpers: times, channels, sizes — in the current language.
+// Display helpers: times, durations, channels, sizes — in the current language.
 
 import { h } from "./dom.js";
 import { locale, t } from "./i18n.js";
@@ -38,6 +38,36 @@ export function fullTime(iso) {
 
 export function timeElement(iso, className = "time") {
   return h("time", { class: className, datetime: iso, title: fullTime(iso) }, shortTime(iso));
+}
+
+/** "14:05": the time of day, as a status line says when something happened. */
+export function clock(date = new Date()) {
+  return date.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
+}
+
+/** "пт, 24 серпня 2029 р." from "2029-08-24" (a calendar day: no time zone involved). */
+export function longDate(day) {
+  const [year, month, date] = day.split("-").map(Number);
+  return new Date(year, month - 1, date).toLocaleDateString(locale(), {
+    weekday: "short", day: "numeric", month: "long", year: "numeric",
+  });
+}
+
+/** "45 с", "12 хв", "2 год 5 хв". */
+export function duration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return t("duration.sec", { n: s });
+  const minutes = Math.floor(s / 60);
+  if (minutes < 60) return t("duration.min", { n: minutes });
+  return t("duration.hour", { h: Math.floor(minutes / 60), m: minutes % 60 });
+}
+
+/** A duration that may run to days: "1 д 2 год" from a day on. */
+export function span(seconds) {
+  const s = Math.round(seconds);
+  if (s < 86_400) return duration(s);
+  const hours = Math.floor(s / 3600);
+  return t("duration.day", { d: Math.floor(hours / 24), h: hours % 24 });
 }
 
 export function fileSize(bytes) {

@@ -42,26 +42,17 @@ export class ConsoleSession {
     const tools = { api: this.api, announce: (m) => this.announce(m), flash: (m) => this.flash(m) };
     this.pane = new ConversationPane(this.state, tools);
     this.presence = new PresenceControl(this.state, tools);
+    // The wall and the settings take the conversation's place one at a time; closing one shows it again.
+    const onToggle = (open, panel) => {
+      if (!open) this.pane.show();
+      else for (const other of this.panels()) if (other !== panel) other.close({ restore: false });
+    };
     if (me.role !== "agent") {
       this.wall = new SupervisorWall(this.state, {
-        ...tools,
-        onSelect: (id) => this.select(id, { focus: "conversation" }),
-        onToggle: (open) => (open ? this.settings?.close({ restore: false }) : this.pane.show()),
+        ...tools, onToggle, onSelect: (id) => this.select(id, { focus: "conversation" }),
       });
     }
-    if (me.role === "admin") {
-      this.settings = new SettingsPanel({
-        ...tools,
-        onToggle: (open) => {
-          if (open) {
-            this.wall?.close({ restore: false });
-            return;
-          }
-          this.pane.show();
-          if (this.state.selectedId === null) $("#layout").dataset.pane = "list"; // narrow screens: back to the list
-        },
-      });
-    }
+    if (me.role === "admin") this.settings = new SettingsPanel({ ...tools, onToggle });
     await this.presence.load({ goOnline: fresh });
     this.socket = new EventSocket({
       token: this.token,
@@ -119,8 +110,8 @@ export class ConsoleSession {
       assign: () => this.pane.assign(),
       resolve: () => this.pane.resolve(),
       transfer: () => !this.pane.section.hidden && this.pane.transfer(),
-      wall: () => this.wall && (this.wall.isOpen ? this.wall.close({ focus: true }) : this.wall.open()),
-      settings: () => this.settings && (this.settings.isOpen ? this.settings.close({ focus: true }) : this.settings.open()),
+      wall: () => this.wall?.toggle(),
+      settings: () => this.settings?.toggle(),
     });
   }
 
@@ -288,8 +279,7 @@ export class ConsoleSession {
     }
     state.selectedId = id;
     state.markRead(id);
-    this.wall?.close({ restore: false });
-    this.settings?.close({ restore: false });
+    for (const panel of this.panels()) panel.close({ restore: false });
     if (location.hash !== `#/conversations/${id}`) history.replaceState(null, "", `#/conversations/${id}`);
     $("#layout").dataset.pane = "conversation";
     this.render();
@@ -335,9 +325,14 @@ export class ConsoleSession {
     this.render();
   }
 
+  /** The panels that may take the conversation's place: the wall, the settings (by role). */
+  panels() {
+    return [this.wall, this.settings].filter(Boolean);
+  }
+
   /** The wall or the settings hold the pane instead of a conversation. */
   panelOpen() {
-    return Boolean(this.wall?.isOpen || this.settings?.isOpen);
+    return this.panels().some((panel) => panel.isOpen);
   }
 
   queueSave() {

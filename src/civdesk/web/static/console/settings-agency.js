@@ -7,11 +7,11 @@ import { $, $$, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { HoursEditor } from "./settings-hours.js";
 import {
-  FieldErrors, busy, humanise, humaniseAll, numberOrNull, savedAt, setNumber, setStatus, showRefusal, tr, words,
+  FieldErrors, SECONDS, busy, field, humanise, humaniseAll, numberOrNull, savedAt, setNumber, setStatus, showRefusal, tr,
+  words,
 } from "./settings-form.js";
 
 const PREFIX = "settings";
-const NUMBERS = ["reassign_after_seconds", "first_response_seconds", "next_response_seconds", "resolution_seconds"];
 
 export class AgencyForm {
   constructor({ api, announce, onSaved }) {
@@ -22,18 +22,13 @@ export class AgencyForm {
     this.submit = this.form.querySelector("button[type=submit]");
     this.partners = $("#settings-partners");
     this.baseline = null;
-    this.dirty = false;
-    this.hours = new HoursEditor({ announce, onChange: () => { this.dirty = true; } });
+    this.hours = new HoursEditor({ announce });
     this.errors = new FieldErrors();
     this.errors.byId(PREFIX, "default_strategy", this.radios());
-    for (const name of ["triage_enabled", "queue_notices", "languages", "time_zone", ...NUMBERS]) {
+    for (const name of ["triage_enabled", "queue_notices", "languages", "time_zone", ...SECONDS]) {
       this.errors.byId(PREFIX, name);
     }
-    this.form.addEventListener("input", (event) => {
-      this.dirty = true;
-      if (event.target.type === "number") humanise(event.target);
-    });
-    this.form.addEventListener("change", () => { this.dirty = true; });
+    this.form.addEventListener("input", (event) => event.target.type === "number" && humanise(event.target));
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.save();
@@ -45,8 +40,9 @@ export class AgencyForm {
     return $$("input[name=default_strategy]", this.form);
   }
 
-  input(name) {
-    return $(`#${PREFIX}-${name}`);
+  /** Unsaved changes: what the form holds differs from what the server last said. */
+  get dirty() {
+    return !!this.baseline && Object.keys(this.changes(this.values())).length > 0;
   }
 
   /** Shows the server's settings; `agencies`: the other agencies, to choose transfer partners from. */
@@ -54,18 +50,16 @@ export class AgencyForm {
     this.baseline = settings;
     this.agencies = agencies;
     for (const radio of this.radios()) radio.checked = radio.value === settings.default_strategy;
-    this.input("triage_enabled").checked = settings.triage_enabled;
-    this.input("queue_notices").checked = settings.queue_notices;
-    for (const name of NUMBERS) setNumber(this.input(name), settings[name]);
-    this.input("languages").value = settings.languages.join(", ");
-    this.input("time_zone").value = settings.time_zone;
+    field(PREFIX, "triage_enabled").checked = settings.triage_enabled;
+    field(PREFIX, "queue_notices").checked = settings.queue_notices;
+    for (const name of SECONDS) setNumber(field(PREFIX, name), settings[name]);
+    field(PREFIX, "languages").value = settings.languages.join(", ");
+    field(PREFIX, "time_zone").value = settings.time_zone;
     this.hours.set(settings.working_hours);
     this.renderPartners(new Set(settings.accepts_transfers_from));
-    this.registerGroups();
-    this.dirty = false;
   }
 
-  /** Fields drawn by script register again after each drawing. */
+  /** The fields drawn by script (working hours, partners), registered as they are when saving. */
   registerGroups() {
     this.errors.register("working_hours", {
       error: $("#settings-working_hours-error"), inputs: this.hours.inputs(), focus: this.hours.firstInput(),
@@ -100,11 +94,11 @@ export class AgencyForm {
   values() {
     return {
       default_strategy: this.form.querySelector("input[name=default_strategy]:checked")?.value ?? null,
-      triage_enabled: this.input("triage_enabled").checked,
-      queue_notices: this.input("queue_notices").checked,
-      ...Object.fromEntries(NUMBERS.map((name) => [name, numberOrNull(this.input(name))])),
-      languages: words(this.input("languages").value.toLowerCase()),
-      time_zone: this.input("time_zone").value.trim(),
+      triage_enabled: field(PREFIX, "triage_enabled").checked,
+      queue_notices: field(PREFIX, "queue_notices").checked,
+      ...Object.fromEntries(SECONDS.map((name) => [name, numberOrNull(field(PREFIX, name))])),
+      languages: words(field(PREFIX, "languages").value.toLowerCase()),
+      time_zone: field(PREFIX, "time_zone").value.trim(),
       working_hours: this.hours.value(),
       accepts_transfers_from: $$("input:checked", this.partners).map((box) => box.value).sort(),
     };
@@ -125,23 +119,21 @@ export class AgencyForm {
 
   /** The few things the page can tell before asking: a number that is not one, an empty slot, a required value. */
   check(values) {
-    for (const name of NUMBERS) {
+    for (const name of SECONDS) {
       if (values[name] === undefined) this.errors.show(name, t("settings.error.number"));
     }
     if (values.reassign_after_seconds === null) this.errors.show("reassign_after_seconds", t("settings.error.required"));
     if (!values.time_zone) this.errors.show("time_zone", t("settings.error.required"));
     if (!values.languages.length) this.errors.show("languages", t("settings.error.required"));
     const hours = this.hours.problem();
-    if (hours) {
-      this.registerGroups();
-      this.errors.show("working_hours", t(hours));
-    }
+    if (hours) this.errors.show("working_hours", t(hours));
     return !this.errors.any;
   }
 
   async save() {
     if (this.submit.disabled || !this.baseline) return;
     this.errors.clear();
+    this.registerGroups();
     const values = this.values();
     if (!this.check(values)) {
       setStatus(this.status, t("settings.error.fields"), "error");
@@ -150,7 +142,6 @@ export class AgencyForm {
     }
     const changes = this.changes(values);
     if (!Object.keys(changes).length) {
-      this.dirty = false;
       setStatus(this.status, t("settings.unchanged"), "ok");
       return;
     }
@@ -161,7 +152,6 @@ export class AgencyForm {
       setStatus(this.status, savedAt(), "ok");
       this.onSaved(saved);
     } catch (error) {
-      this.registerGroups();
       showRefusal(error, { errors: this.errors, status: this.status });
     }
   }

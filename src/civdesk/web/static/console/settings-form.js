@@ -4,7 +4,15 @@
 
 import { $, $$ } from "./dom.js";
 import { locale, t } from "./i18n.js";
-import { duration } from "./wall.js";
+import { clock, span } from "./format.js";
+
+/** The seconds an agency sets and a topic may set otherwise (empty: the agency's). */
+export const SECONDS = ["reassign_after_seconds", "first_response_seconds", "next_response_seconds", "resolution_seconds"];
+
+/** A form's field by the id convention `${prefix}-${name}`. */
+export function field(prefix, name) {
+  return $(`#${prefix}-${name}`);
+}
 
 /** Attributes for an element whose text i18n.apply() re-translates when the language changes. */
 export function tr(key, params = null) {
@@ -34,8 +42,7 @@ export class FieldErrors {
 
   /** Registers a form field by the id convention `${prefix}-${name}` and `${prefix}-${name}-error`. */
   byId(prefix, name, inputs = null) {
-    const input = $(`#${prefix}-${name}`);
-    this.register(name, { error: $(`#${prefix}-${name}-error`), inputs: inputs || [input], focus: (inputs || [input])[0] });
+    this.register(name, { error: $(`#${prefix}-${name}-error`), inputs: inputs || [field(prefix, name)] });
   }
 
   /** Drops the keys under `prefix` (rows that were rendered again). */
@@ -105,10 +112,6 @@ export function savedAt() {
   return t("settings.saved", { time: clock() });
 }
 
-export function clock(date = new Date()) {
-  return date.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
-}
-
 /** The server refused a change: its problems beside their fields, anything else in the status line. */
 export function showRefusal(error, { errors, status }) {
   if (error.code === "network") {
@@ -144,13 +147,6 @@ export function humanise(input) {
 
 export function humaniseAll(root) {
   for (const input of $$("input[type=number]", root)) humanise(input);
-}
-
-export function span(seconds) {
-  const s = Math.round(seconds);
-  if (s < 86_400) return duration(s);
-  const hours = Math.floor(s / 3600);
-  return t("duration.day", { d: Math.floor(hours / 24), h: hours % 24 });
 }
 
 /** "uk, en;de" → ["uk", "en", "de"]. */

@@ -2,7 +2,8 @@
 // once (POST / DELETE); the list is the agency's, sorted by date.
 
 import { $, h, replaceChildren, visuallyHidden } from "./dom.js";
-import { locale, t } from "./i18n.js";
+import { t } from "./i18n.js";
+import { longDate } from "./format.js";
 import { FieldErrors, busy, setStatus, showRefusal, tr } from "./settings-form.js";
 
 export class HolidayList {
@@ -54,15 +55,14 @@ export class HolidayList {
     this.errors.clear();
     const body = { day: this.day.value, name: this.name.value.trim() };
     if (!body.day) {
-      this.errors.show("day", this.day.validity.badInput ? t("settings.error.number") : t("settings.error.required"));
+      this.errors.show("day", t(this.day.validity.badInput ? "settings.error.date" : "settings.error.required"));
       setStatus(this.status, t("settings.error.fields"), "error");
       this.day.focus();
       return;
     }
     try {
       const added = await busy(this.submit, () => this.api.post("/api/v1/routing/holidays", body));
-      this.items = [...this.items.filter((x) => x.day !== added.day), added].sort((a, b) => a.day.localeCompare(b.day));
-      this.render();
+      this.fill([...this.items.filter((x) => x.day !== added.day), added]);
       this.day.value = "";
       this.name.value = "";
       this.day.focus();
@@ -94,14 +94,6 @@ export class HolidayList {
   relabel() {
     this.render();
   }
-}
-
-/** "пт, 24 серпня 2029 р." from "2029-08-24" (a calendar day: no time zone involved). */
-export function longDate(day) {
-  const [year, month, date] = day.split("-").map(Number);
-  return new Date(year, month - 1, date).toLocaleDateString(locale(), {
-    weekday: "short", day: "numeric", month: "long", year: "numeric",
-  });
 }
 
 function describe(holiday) {

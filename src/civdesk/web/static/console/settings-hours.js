@@ -12,12 +12,11 @@ const WORKDAYS = ["mon", "tue", "wed", "thu", "fri"];
 const DEFAULT_SLOT = ["09:00", "18:00"];
 
 export class HoursEditor {
-  constructor({ announce, onChange }) {
+  constructor({ announce }) {
     this.box = $("#settings-hours");
     this.week = $("#settings-week");
     this.always = $("#settings-always");
     this.announce = announce;
-    this.onChange = onChange;
     this.days = emptyWeek();
     this.always.addEventListener("change", () => {
       // Leaving "always open" with nothing set: start from a plain office week rather than a closed one.
@@ -30,7 +29,6 @@ export class HoursEditor {
     $("#settings-hours-copy").addEventListener("click", () => {
       for (const day of WORKDAYS.slice(1)) this.days[day] = this.days.mon.map((slot) => [...slot]);
       this.render();
-      this.onChange();
       this.announce(t("settings.hours.copied"));
     });
   }
@@ -94,7 +92,6 @@ export class HoursEditor {
           const last = slots[slots.length - 1];
           slots.push(last ? [last[1], ""] : [...DEFAULT_SLOT]);
           this.render();
-          this.onChange();
           document.getElementById(`hours-${day}-${slots.length - 1}-start`)?.focus();
         },
       }, h("span", tr("settings.hours.add")), visuallyHiddenKey(`day.${day}`, " (", ")")));
@@ -113,7 +110,6 @@ export class HoursEditor {
       oninput: (event) => {
         slot[position] = event.target.value;
         showNight(night, slot);
-        this.onChange();
       },
     });
     showNight(night, slot);
@@ -126,7 +122,6 @@ export class HoursEditor {
         onclick: () => {
           this.days[day].splice(index, 1);
           this.render();
-          this.onChange();
           const previous = document.getElementById(`hours-${day}-${index - 1}-remove`);
           (previous || document.getElementById(`hours-${day}-add`))?.focus();
         },

@@ -1,17 +1,18 @@
 // An agent's skills: pick an agent of the agency, then their capacity, a level (1–5, or none) per
 // topic and per language other than the agency's first. Saving replaces them all (PUT), as the API
-// does. The choices live in a model, so a new topic or a language switch redraws without losing them.
+// does. The levels live in a model, so a new topic or a language switch redraws without losing them;
+// the capacity lives in its input, which a redraw leaves alone.
 
 import { $, h } from "./dom.js";
 import { t } from "./i18n.js";
-import { FieldErrors, busy, clock, languageName, numberOrNull, setStatus, showRefusal, tr } from "./settings-form.js";
+import { clock } from "./format.js";
+import { FieldErrors, busy, languageName, numberOrNull, setStatus, showRefusal, tr } from "./settings-form.js";
 
 const LEVELS = ["", "1", "2", "3", "4", "5"];
 
 export class SkillsEditor {
-  constructor({ api, onSaved }) {
+  constructor({ api }) {
     this.api = api;
-    this.onSaved = onSaved;
     this.agent = $("#settings-skills-agent");
     this.form = $("#settings-skills");
     this.capacity = $("#settings-skills-capacity");
@@ -28,9 +29,6 @@ export class SkillsEditor {
     this.errors.byId("settings-skills", "capacity");
     this.agent.addEventListener("change", () => this.load(Number(this.agent.value)));
     this.form.addEventListener("input", () => { this.dirty = true; });
-    this.capacity.addEventListener("input", () => {
-      if (this.model) this.model.capacity = this.capacity.value;
-    });
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.save();
@@ -69,20 +67,25 @@ export class SkillsEditor {
     try {
       const skills = await this.api.get(`/api/v1/agents/${agentId}/skills`);
       if (Number(this.agent.value) !== agentId) return; // another agent was chosen meanwhile
-      this.model = {
-        agent_id: agentId,
-        capacity: skills.capacity,
-        topics: new Map(skills.topics.map((s) => [s.topic_id, s.level])),
-        languages: new Map(skills.languages.map((s) => [s.language, s.level])),
-      };
-      this.dirty = false;
-      this.render();
+      this.setModel(agentId, skills);
       setStatus(this.status, "");
     } catch (error) {
       showRefusal(error, { errors: this.errors, status: this.status });
     } finally {
       this.form.removeAttribute("aria-busy");
     }
+  }
+
+  /** The agent's skills as the server holds them, drawn afresh. */
+  setModel(agentId, skills) {
+    this.model = {
+      agent_id: agentId,
+      topics: new Map(skills.topics.map((s) => [s.topic_id, s.level])),
+      languages: new Map(skills.languages.map((s) => [s.language, s.level])),
+    };
+    this.capacity.value = String(skills.capacity);
+    this.dirty = false;
+    this.render();
   }
 
   /** Languages with a level: the agency's others, and any the agent already has (so a save keeps them). */
@@ -93,7 +96,6 @@ export class SkillsEditor {
 
   render() {
     const focused = this.form.contains(document.activeElement) ? document.activeElement.id : null;
-    this.capacity.value = String(this.model.capacity);
     this.topicBox.replaceChildren(...(this.topics.length
       ? this.topics.map((topic) => this.levelRow({
         id: `settings-skill-topic-${topic.id}`, label: topic.name,
@@ -123,7 +125,6 @@ export class SkillsEditor {
   setLevel(map, key, level) {
     if (level) map.set(key, level);
     else map.delete(key);
-    this.dirty = true;
   }
 
   body() {
@@ -156,17 +157,9 @@ export class SkillsEditor {
     const agentId = this.model.agent_id;
     try {
       const saved = await busy(this.submit, () => this.api.put(`/api/v1/agents/${agentId}/skills`, body));
-      this.model = {
-        agent_id: agentId,
-        capacity: saved.capacity,
-        topics: new Map(saved.topics.map((s) => [s.topic_id, s.level])),
-        languages: new Map(saved.languages.map((s) => [s.language, s.level])),
-      };
-      this.dirty = false;
-      this.render();
+      this.setModel(agentId, saved);
       const name = this.roster.find((a) => a.agent_id === agentId)?.name || `#${agentId}`;
       setStatus(this.status, t("settings.skills.saved", { name, time: clock() }), "ok");
-      this.onSaved?.(saved);
     } catch (error) {
       showRefusal(error, { errors: this.errors, status: this.status });
     }

@@ -4,13 +4,13 @@
 
 import { $, h, replaceChildren, visuallyHidden } from "./dom.js";
 import { t } from "./i18n.js";
+import { span } from "./format.js";
 import {
-  FieldErrors, busy, humanise, humaniseAll, languageName, numberOrNull, setNumber, setStatus, setText, showRefusal, span,
-  tr,
+  FieldErrors, SECONDS, busy, field, humanise, humaniseAll, languageName, numberOrNull, setNumber, setStatus, setText,
+  showRefusal, tr,
 } from "./settings-form.js";
 
 const PREFIX = "settings-topic";
-const OVERRIDES = ["reassign_after_seconds", "first_response_seconds", "next_response_seconds", "resolution_seconds"];
 
 export class TopicEditor {
   constructor({ api, onChanged }) {
@@ -27,7 +27,7 @@ export class TopicEditor {
     this.editing = undefined; // undefined: closed; null: a new topic; otherwise the TopicRead
     this.opener = null;
     this.errors = new FieldErrors();
-    for (const name of ["slug", "name", "keywords", "strategy", "priority", ...OVERRIDES]) this.errors.byId(PREFIX, name);
+    for (const name of ["slug", "name", "keywords", "strategy", "priority", ...SECONDS]) this.errors.byId(PREFIX, name);
     this.newButton.addEventListener("click", () => this.open(null, this.newButton));
     $("#settings-topic-cancel").addEventListener("click", () => this.close({ focus: true }));
     this.form.addEventListener("input", (event) => event.target.type === "number" && humanise(event.target));
@@ -41,15 +41,9 @@ export class TopicEditor {
     return this.editing !== undefined;
   }
 
-  field(name) {
-    return $(`#${PREFIX}-${name}`);
-  }
-
   fill(topics, agency) {
     this.topics = topics;
-    this.agency = agency;
-    this.renderList();
-    this.refreshInherited();
+    this.agencyChanged(agency);
   }
 
   agencyChanged(agency) {
@@ -86,20 +80,20 @@ export class TopicEditor {
     this.errors.clear();
     setText($("#settings-topic-title"), topic ? "settings.topic.title.edit" : "settings.topic.title.new",
       topic ? { name: topic.name } : null);
-    const slug = this.field("slug");
+    const slug = field(PREFIX, "slug");
     slug.value = topic?.slug ?? "";
     slug.readOnly = Boolean(topic);
     setText($("#settings-topic-slug-hint"), topic ? "settings.topic.slug.hint.edit" : "settings.topic.slug.hint.new");
-    this.field("name").value = topic?.name ?? "";
+    field(PREFIX, "name").value = topic?.name ?? "";
     this.renderNames(topic?.names || {});
-    this.field("keywords").value = (topic?.keywords || []).join(", ");
-    this.field("strategy").value = topic?.strategy ?? "";
-    setNumber(this.field("priority"), topic ? topic.priority : 0);
-    for (const name of OVERRIDES) setNumber(this.field(name), topic ? topic[name] : null);
+    field(PREFIX, "keywords").value = (topic?.keywords || []).join(", ");
+    field(PREFIX, "strategy").value = topic?.strategy ?? "";
+    setNumber(field(PREFIX, "priority"), topic ? topic.priority : 0);
+    for (const name of SECONDS) setNumber(field(PREFIX, name), topic ? topic[name] : null);
     this.refreshInherited();
     this.form.hidden = false;
     this.newButton.setAttribute("aria-expanded", String(!topic));
-    (topic ? this.field("name") : slug).focus();
+    (topic ? field(PREFIX, "name") : slug).focus();
   }
 
   close({ focus = false } = {}) {
@@ -133,7 +127,7 @@ export class TopicEditor {
   refreshInherited() {
     if (!this.agency) return;
     setText($("#settings-topic-inherit"), "settings.topic.inherit", { name: t(`strategy.${this.agency.default_strategy}`) });
-    for (const name of OVERRIDES) {
+    for (const name of SECONDS) {
       const hint = $(`#${PREFIX}-${name}-hint span:not(.settings__human)`);
       const value = this.agency[name];
       if (value === null) setText(hint, "settings.topic.inherits.none");
@@ -152,13 +146,13 @@ export class TopicEditor {
       else delete names[input.dataset.language];
     }
     return {
-      slug: this.field("slug").value.trim(),
-      name: this.field("name").value.trim(),
+      slug: field(PREFIX, "slug").value.trim(),
+      name: field(PREFIX, "name").value.trim(),
       names,
-      keywords: this.field("keywords").value.split(/[,;\n]+/).map((k) => k.trim()).filter(Boolean),
-      strategy: this.field("strategy").value || null,
-      priority: numberOrNull(this.field("priority")),
-      ...Object.fromEntries(OVERRIDES.map((name) => [name, numberOrNull(this.field(name))])),
+      keywords: field(PREFIX, "keywords").value.split(/[,;\n]+/).map((k) => k.trim()).filter(Boolean),
+      strategy: field(PREFIX, "strategy").value || null,
+      priority: numberOrNull(field(PREFIX, "priority")),
+      ...Object.fromEntries(SECONDS.map((name) => [name, numberOrNull(field(PREFIX, name))])),
     };
   }
 
@@ -166,7 +160,7 @@ export class TopicEditor {
     if (this.submit.disabled || !this.isOpen) return;
     this.errors.clear();
     const body = this.values();
-    for (const name of ["priority", ...OVERRIDES]) {
+    for (const name of ["priority", ...SECONDS]) {
       if (body[name] === undefined) this.errors.show(name, t("settings.error.number"));
     }
     if (this.errors.any) {

@@ -10,25 +10,21 @@ import { HolidayList } from "./settings-holidays.js";
 import { TopicEditor } from "./settings-topics.js";
 import { SkillsEditor } from "./settings-skills.js";
 import { setStatus, setText } from "./settings-form.js";
+import { PanePanel } from "./pane.js";
 
-export class SettingsPanel {
+export class SettingsPanel extends PanePanel {
   constructor({ api, announce, onToggle }) {
+    super({ section: $("#settings"), button: $("#settings-open"), closeButton: $("#settings-close"), onToggle });
     this.api = api;
-    this.onToggle = onToggle;
-    this.section = $("#settings");
-    this.button = $("#settings-open");
     this.body = $("#settings-body");
     this.loadStatus = $("#settings-load");
     this.retry = $("#settings-retry");
-    this.loaded = null; // the last settings read
+    this.loaded = false; // read once at least: a later failure leaves the forms shown
     this.loading = null;
     this.agency = new AgencyForm({ api, announce, onSaved: (saved) => this.agencySaved(saved) });
     this.holidays = new HolidayList({ api });
     this.topics = new TopicEditor({ api, onChanged: (topics) => this.skills.topicsChanged(topics) });
     this.skills = new SkillsEditor({ api });
-    this.button.hidden = false;
-    this.button.addEventListener("click", () => (this.isOpen ? this.close({ focus: true }) : this.open()));
-    $("#settings-close").addEventListener("click", () => this.close({ focus: true }));
     this.retry.addEventListener("click", () => this.load());
     // Esc closes the panel from anywhere (the top bar too), unless a dialog is open: it closes that first.
     document.addEventListener("keydown", (event) => {
@@ -46,31 +42,9 @@ export class SettingsPanel {
     }
   }
 
-  get isOpen() {
-    return !this.section.hidden;
-  }
-
-  open() {
-    if (this.isOpen) return;
-    $("#pane-empty").hidden = true;
-    $("#conversation").hidden = true;
-    this.section.hidden = false;
-    this.button.setAttribute("aria-pressed", "true");
-    $("#layout").dataset.pane = "conversation";
-    this.onToggle(true);
+  opened() {
     this.section.scrollTop = 0;
-    this.section.focus();
     this.load();
-  }
-
-  /** Hides the panel; the conversation (or the empty pane) shows again. Unsaved values stay in the forms. */
-  close({ focus = false, restore = true } = {}) {
-    if (!this.isOpen) return;
-    this.section.hidden = true;
-    this.button.setAttribute("aria-pressed", "false");
-    if (restore) this.onToggle(false);
-    // On a narrow screen the list (and this button) may stay hidden behind the conversation.
-    if (focus) (this.button.checkVisibility() ? this.button : $("#pane")).focus();
   }
 
   async load() {
@@ -92,7 +66,7 @@ export class SettingsPanel {
         this.api.get("/api/v1/routing/roster"),
         this.api.get("/api/v1/routing/partner-agencies"),
       ]);
-      this.loaded = settings;
+      this.loaded = true;
       $("#settings-agency-name").textContent = settings.name;
       if (!this.agency.dirty) this.agency.fill(settings, agencies);
       this.holidays.fill(settings.holidays);
@@ -105,7 +79,6 @@ export class SettingsPanel {
       // Without the settings the forms would only mislead: say why, and offer to try again.
       const key = error.status === 403 ? "settings.forbidden" : "settings.load_failed";
       this.body.hidden = !this.loaded;
-      this.loadStatus.textContent = "";
       delete this.loadStatus.dataset.i18n;
       setStatus(this.loadStatus, t(key, { message: error.message }), "error");
       this.retry.hidden = error.status === 403;
@@ -113,7 +86,6 @@ export class SettingsPanel {
   }
 
   agencySaved(saved) {
-    this.loaded = saved;
     $("#settings-agency-name").textContent = saved.name;
     this.holidays.fill(saved.holidays);
     this.topics.agencyChanged(saved);

@@ -20,7 +20,7 @@ const NUMBER = /^[-+]?\d+(\.\d+)?$/;
 const PAIR = /^\s*([-+−]?\d+(?:[.,]\d+)?)\s*[,;\s]\s*([-+−]?\d+(?:[.,]\d+)?)\s*$/;
 
 /** "50,4501" or "−30.5" → a number; anything else → NaN. */
-export function coordinate(value) {
+function coordinate(value) {
   const plain = value.trim().replace("−", "-").replace(",", ".");
   return NUMBER.test(plain) ? Number(plain) : NaN;
 }

@@ -34,10 +34,10 @@ function author(message, kind, state, conversation) {
 const RICH = ["location", "contact"];
 
 function files(message, onDownload) {
-  // Indexes stay those of the whole list: the download URL names a file by its place in it.
-  const items = (message.attachments || []).map((file, index) => [file, index]);
+  const items = message.attachments || [];
   if (!items.length) return null;
-  return h("ul", { class: "msg__files" }, items.map(([file, index]) => {
+  // The download URL names a file by its place in the list.
+  return h("ul", { class: "msg__files" }, items.map((file, index) => {
     if (RICH.includes(file.kind)) return h("li", { class: "file" }, rich(file));
     const name = file.name || `${file.kind || "file"}-${index + 1}`;
     const size = fileSize(file.size);

@@ -5,66 +5,38 @@
 
 import { $, h, replaceChildren } from "./dom.js";
 import { locale, t } from "./i18n.js";
+import { duration } from "./format.js";
+import { PanePanel } from "./pane.js";
 
 const REFRESH_MS = 15_000;
 const EVENT_DELAY_MS = 800;
 const RISK_MINUTES = 15;
 const LIVE = /^(conversation\.|message\.created|agent\.presence|target\.)/;
 
-export function duration(seconds) {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return t("duration.sec", { n: s });
-  const minutes = Math.floor(s / 60);
-  if (minutes < 60) return t("duration.min", { n: minutes });
-  return t("duration.hour", { h: Math.floor(minutes / 60), m: minutes % 60 });
-}
-
-export class SupervisorWall {
+export class SupervisorWall extends PanePanel {
   constructor(state, { api, flash, onSelect, onToggle }) {
+    super({ section: $("#wall"), button: $("#wall-open"), closeButton: $("#wall-close"), onToggle });
     this.state = state;
     this.api = api;
     this.flash = flash;
     this.onSelect = onSelect;
-    this.onToggle = onToggle;
-    this.section = $("#wall");
-    this.button = $("#wall-open");
     this.data = null;
     this.timer = null;
     this.eventTimer = null;
     this.loading = false;
-    this.button.hidden = false;
-    this.button.addEventListener("click", () => (this.isOpen ? this.close({ focus: true }) : this.open()));
-    $("#wall-close").addEventListener("click", () => this.close({ focus: true }));
   }
 
-  get isOpen() {
-    return !this.section.hidden;
-  }
-
-  open() {
-    $("#pane-empty").hidden = true;
-    $("#conversation").hidden = true;
-    this.section.hidden = false;
-    this.button.setAttribute("aria-pressed", "true");
-    $("#layout").dataset.pane = "conversation";
-    this.onToggle(true);
+  opened() {
     if (!this.data) replaceChildren($("#wall-updated"), t("wall.loading"));
-    this.section.focus();
     this.refresh();
     clearInterval(this.timer);
     this.timer = setInterval(() => document.visibilityState === "visible" && this.refresh(), REFRESH_MS);
   }
 
-  /** Hides the wall; the conversation pane (or its empty state) shows again. */
-  close({ focus = false, restore = true } = {}) {
-    if (!this.isOpen) return;
-    this.section.hidden = true;
-    this.button.setAttribute("aria-pressed", "false");
+  closed() {
     clearInterval(this.timer);
     clearTimeout(this.eventTimer);
     this.timer = null;
-    if (restore) this.onToggle(false);
-    if (focus) this.button.focus();
   }
 
   /** Any event that may change a queue, a load or a target refreshes the open wall, debounced. */
