@@ -10,14 +10,14 @@ Attachment dicts (inbound, in InboundEvent.attachments) use these keys, all opti
   latitude, longitude, title, address                    (location)
   phone_number, first_name, last_name, is_own_number     (contact)
 An agent's location or contact card is stored on its reply in the same shape, and reaches the
-adapter as OutboundMessage.location / .contact.
+adapter as OutboundMessage.location / .contact (read back by rich_from_attachments).
 """
 
 from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -148,12 +148,43 @@ class OutboundMessage:
     text: str
     buttons: tuple[Button, ...] = ()
     file: OutboundFile | None = None
-    # At most one of these; any text goes before it as its own message where the platform cannot combine them.
+    # At most one of these, and without buttons; any text goes before it as its own message where the
+    # platform cannot combine them.
     location: OutboundLocation | None = None
     contact: OutboundContact | None = None
     # WhatsApp outside the 24-hour window: an approved template's name and language.
     template: str | None = None
     template_language: str = "uk"
+
+    def lead_text(self, *, with_label: bool = True) -> str:
+        """The text sent on its own before a location or contact card, for platforms whose card takes none;
+        `with_label` adds the location's title and address where the platform's location cannot show them."""
+        text = self.text.strip()
+        if with_label and self.location is not None:
+            return "\n".join(part for part in (text, self.location.label) if part)
+        return text
+
+
+def rich_from_attachments(attachments: Iterable[object]) -> tuple[OutboundLocation | None, OutboundContact | None]:
+    """The agent's location or contact card, stored on a reply as an attachment of that kind (the first of each)."""
+    location = contact = None
+    for meta in attachments:
+        if not isinstance(meta, dict):
+            continue
+        if meta.get("kind") == "location" and location is None:
+            location = OutboundLocation(
+                latitude=float(meta["latitude"]),
+                longitude=float(meta["longitude"]),
+                title=meta.get("title") or None,
+                address=meta.get("address") or None,
+            )
+        elif meta.get("kind") == "contact" and contact is None:
+            contact = OutboundContact(
+                phone_number=str(meta["phone_number"]),
+                first_name=str(meta.get("first_name") or ""),
+                last_name=meta.get("last_name") or None,
+            )
+    return location, contact
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,10 @@ _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
+def _blank_is_none(value: str | None) -> str | None:
+    return value.strip() or None if value is not None else None
+
+
 class LocationSpec(BaseModel):
     """A point on the map: the nearest service centre, with its name and address."""
 
@@ -26,10 +30,7 @@ class LocationSpec(BaseModel):
     title: str | None = Field(default=None, max_length=100, description="e.g. the centre's name")
     address: str | None = Field(default=None, max_length=200)
 
-    @field_validator("title", "address")
-    @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
+    _blanks_are_none = field_validator("title", "address")(_blank_is_none)
 
 
 class ContactSpec(BaseModel):
@@ -55,10 +56,7 @@ class ContactSpec(BaseModel):
             raise ValueError("first_name must not be blank")
         return value.strip()
 
-    @field_validator("last_name")
-    @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
+    _blanks_are_none = field_validator("last_name")(_blank_is_none)
 
 
 class MessageRead(BaseModel):

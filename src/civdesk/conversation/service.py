@@ -167,11 +167,12 @@ async def reply(
     contact: dict[str, Any] | None = None,
 ) -> MessageRead:
     """Stores the reply and its delivery job together: accepted means it will be sent.
-    A location or contact card is stored as an attachment of that kind, as a citizen's would be."""
+    A location or contact card is stored as the reply's attachment of that kind, as a citizen's would be
+    (files come by the file route, never with one)."""
     loaded = await _load(session=session, who=who, conversation_id=conversation_id)
     conversation = loaded.conversation
     if location is not None or contact is not None:
-        attachments = [*(attachments or []), _rich_attachment(location, contact, template=template, buttons=buttons)]
+        attachments = [_rich_attachment(location, contact, template=template, buttons=buttons)]
     if not (text.strip() or attachments or template):
         raise InvalidInput("a reply needs text, a file or a template", "відповідь має містити текст, файл або шаблон")
     if template is None:

@@ -23,13 +23,12 @@ from civdesk.channels.base import (
     Button,
     ChannelAdapter,
     ChannelError,
-    OutboundContact,
     OutboundFile,
-    OutboundLocation,
     OutboundMessage,
     RecipientUnreachable,
     RetryLater,
     SendFailed,
+    rich_from_attachments,
 )
 from civdesk.conversation import outbound, receipts
 from civdesk.conversation.outbound import OutboundWork
@@ -58,28 +57,6 @@ class Outcome:
     unreachable: bool = False
     platform_key: str | None = None
     awaits_receipt: bool = False
-
-
-def _rich(attachments: list[object]) -> tuple[OutboundLocation | None, OutboundContact | None]:
-    """The agent's location or contact card, stored on the reply as an attachment of that kind."""
-    location = contact = None
-    for meta in attachments:
-        if not isinstance(meta, dict):
-            continue
-        if meta.get("kind") == "location" and location is None:
-            location = OutboundLocation(
-                latitude=float(meta["latitude"]),
-                longitude=float(meta["longitude"]),
-                title=meta.get("title") or None,
-                address=meta.get("address") or None,
-            )
-        elif meta.get("kind") == "contact" and contact is None:
-            contact = OutboundContact(
-                phone_number=str(meta["phone_number"]),
-                first_name=str(meta.get("first_name") or ""),
-                last_name=meta.get("last_name") or None,
-            )
-    return location, contact
 
 
 class JobRunner:
@@ -183,7 +160,7 @@ class JobRunner:
                 data=self._files.read(str(meta["stored_key"])),
                 public_url=f"{self._public_url}/files/public/{token}" if self._public_url else None,
             )
-        location, contact = _rich(work.message.attachments)
+        location, contact = rich_from_attachments(work.message.attachments)
         return OutboundMessage(
             recipient_external_id=recipient,
             text=work.message.text,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.agency import hours
 from civdesk.channel.models import Channel
-from civdesk.channels.base import OutboundLocation
+from civdesk.channels.base import rich_from_attachments
 from civdesk.contact.models import ContactIdentity
 from civdesk.conversation.models import Conversation, Direction, Message, Status
 from civdesk.core.clock import now
@@ -166,23 +166,14 @@ async def transcript(
 
 def _rich(attachments: list[Any]) -> tuple[CitizenLocationRead | None, CitizenContactRead | None]:
     """An agent's location or contact card, with the links the chat page shows them by."""
+    place, card = rich_from_attachments(attachments)
     location = contact = None
-    for a in attachments:
-        if not isinstance(a, dict):
-            continue
-        if a.get("kind") == "location" and location is None:
-            place = OutboundLocation(float(a["latitude"]), float(a["longitude"]))
-            location = CitizenLocationRead(
-                latitude=place.latitude,
-                longitude=place.longitude,
-                title=a.get("title") or None,
-                address=a.get("address") or None,
-                map_url=place.map_url,
-            )
-        elif a.get("kind") == "contact" and contact is None:
-            phone = str(a.get("phone_number") or "")
-            name = " ".join(str(a[k]) for k in ("first_name", "last_name") if a.get(k))
-            contact = CitizenContactRead(name=name or phone, phone_number=phone, tel_url=f"tel:{phone}")
+    if place is not None:
+        location = CitizenLocationRead(latitude=place.latitude, longitude=place.longitude, title=place.title,
+                                       address=place.address, map_url=place.map_url)
+    if card is not None:
+        contact = CitizenContactRead(name=card.name or card.phone_number, phone_number=card.phone_number,
+                                     tel_url=f"tel:{card.phone_number}")
     return location, contact
 
 

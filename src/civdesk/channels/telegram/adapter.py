@@ -27,7 +27,9 @@ from civdesk.channels.base import (
     ChannelAccount,
     ChannelAdapter,
     FetchedFile,
+    OutboundContact,
     OutboundFile,
+    OutboundLocation,
     OutboundMessage,
     ParseResult,
     PlatformLimits,
@@ -89,8 +91,9 @@ class TelegramAdapter(ChannelAdapter):
         bot = self._bot(account)
         chat_id = int(message.recipient_external_id)
         markup = media.inline_keyboard(message.buttons) if message.buttons else None
-        if message.location is not None or message.contact is not None:
-            sent = await _send_rich(bot, chat_id, message, markup=markup)
+        rich = message.location if message.location is not None else message.contact
+        if rich is not None:
+            sent = await _send_rich(bot, chat_id, message, rich)
         elif message.file is None:
             if not message.text.strip():
                 raise SendFailed("the message has neither text nor a file", permanent=True, code="empty")
@@ -195,28 +198,21 @@ async def _call(request: Awaitable[T]) -> T:
         raise SendFailed(exc.message, permanent=False) from None
 
 
-async def _send_rich(bot: Bot, chat_id: int, message: OutboundMessage, *,
-                     markup: InlineKeyboardMarkup | None) -> Message:
+async def _send_rich(bot: Bot, chat_id: int, message: OutboundMessage,
+                     rich: OutboundLocation | OutboundContact) -> Message:
     """sendVenue (a location with its title and address), sendLocation or sendContact. None of them takes a
     caption, so the text goes first on its own; a title or address sendLocation cannot show joins that text."""
-    text, location = message.text.strip(), message.location
-    venue = location is not None and bool(location.title and location.address)
-    if location is not None and not venue and location.label:
-        text = "\n".join(part for part in (text, location.label) if part)
+    venue = isinstance(rich, OutboundLocation) and bool(rich.title and rich.address)
+    text = message.lead_text(with_label=not venue)
     if text:
         await _call(bot.send_message(chat_id=chat_id, text=text))
-    if location is not None and venue:
-        return await _call(bot.send_venue(chat_id=chat_id, latitude=location.latitude, longitude=location.longitude,
-                                          title=location.title or "", address=location.address or "",
-                                          reply_markup=markup))
-    if location is not None:
-        return await _call(bot.send_location(chat_id=chat_id, latitude=location.latitude,
-                                             longitude=location.longitude, reply_markup=markup))
-    assert message.contact is not None  # the caller sends here only a location or a contact
-    contact = message.contact
-    return await _call(bot.send_contact(chat_id=chat_id, phone_number=contact.phone_number,
-                                        first_name=contact.first_name, last_name=contact.last_name,
-                                        reply_markup=markup))
+    if isinstance(rich, OutboundContact):
+        return await _call(bot.send_contact(chat_id=chat_id, phone_number=rich.phone_number,
+                                            first_name=rich.first_name, last_name=rich.last_name))
+    if venue:
+        return await _call(bot.send_venue(chat_id=chat_id, latitude=rich.latitude, longitude=rich.longitude,
+                                          title=rich.title or "", address=rich.address or ""))
+    return await _call(bot.send_location(chat_id=chat_id, latitude=rich.latitude, longitude=rich.longitude))
 
 
 async def _send_file(

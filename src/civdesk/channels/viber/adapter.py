@@ -129,7 +129,7 @@ class ViberAdapter(ChannelAdapter):
                              code="too_long")
         bodies: list[dict[str, Any]] = []
         if message.location is not None or message.contact is not None:
-            bodies = _rich_bodies(message, reply_keys)
+            bodies = _rich_bodies(message)
         elif message.file is not None:
             media = _media_body(message.file)
             if media["type"] == "picture" and len(text) <= MAX_CAPTION:
@@ -190,22 +190,19 @@ def _sender(account: ChannelAccount) -> dict[str, str]:
     return sender
 
 
-def _rich_bodies(message: OutboundMessage, reply_keys: dict[str, Any]) -> list[dict[str, Any]]:
+def _rich_bodies(message: OutboundMessage) -> list[dict[str, Any]]:
     """A location or contact message takes no text: the text goes first on its own, with the location's title
     and address, which Viber's location message cannot show. Receipts are tracked for the last message."""
-    text, location, contact = message.text.strip(), message.location, message.contact
-    if location is not None and location.label:
-        text = "\n".join(part for part in (text, location.label) if part)
+    text, location, contact = message.lead_text(), message.location, message.contact
     bodies: list[dict[str, Any]] = [{"type": "text", "text": text[:MAX_TEXT]}] if text else []
     if location is not None:
-        bodies.append({"type": "location", "location": {"lat": location.latitude, "lon": location.longitude},
-                       **reply_keys})
+        bodies.append({"type": "location", "location": {"lat": location.latitude, "lon": location.longitude}})
     elif contact is not None:
         if len(contact.phone_number) > MAX_CONTACT_PHONE:
             raise SendFailed(f"Viber takes contact numbers of at most {MAX_CONTACT_PHONE} characters",
                              permanent=True, code="invalid")
         bodies.append({"type": "contact", "contact": {"name": contact.name[:MAX_CONTACT_NAME],
-                                                      "phone_number": contact.phone_number}, **reply_keys})
+                                                      "phone_number": contact.phone_number}})
     return bodies
 
 

@@ -233,15 +233,17 @@ class TelegramEmulator(MediaMixin, RichMixin, ControlsMixin):
             raise BotApiError(400, "Bad Request: message text is empty")
         if len(text) > 4096:
             raise BotApiError(400, "Bad Request: message is too long")
+        record = {"method": "sendMessage", "chat_id": chat_id, "text": text, "parse_mode": parse_mode,
+                  "reply_markup": reply_markup}
+        return self._bot_sends(token, chat_id, {"text": plain_text(text, parse_mode)}, record)
+
+    def _bot_sends(self, token: str, chat_id: int | str, content: JsonDict, record: JsonDict, *,
+                   page_text: str | None = None) -> JsonDict:
+        """Sends a message of the bot's to a chat; `record` is what the tests see of the call."""
         with self._cond:
             bot = self._bot(token)
             chat = self._recipient(bot, chat_id)
-            message: JsonDict = {"message_id": chat.take_message_id(),
-                                 "from": dict(bot.user), "chat": chat.chat_object(),
-                                 "date": int(time.time()), "text": plain_text(text, parse_mode)}
-            record = {"method": "sendMessage", "chat_id": chat_id, "text": text, "parse_mode": parse_mode,
-                      "reply_markup": reply_markup}
-            return self._bot_says(bot, chat, message, record)
+            return self._bot_says(bot, chat, content, record, page_text=page_text)
 
     def _recipient(self, bot: BotState, chat_id: int | str) -> Chat:
         chat = bot.chats.get(chat_id) if isinstance(chat_id, int) else None
@@ -251,9 +253,12 @@ class TelegramEmulator(MediaMixin, RichMixin, ControlsMixin):
             raise BotApiError(403, "Forbidden: bot was blocked by the user")
         return chat
 
-    def _bot_says(self, bot: BotState, chat: Chat, message: JsonDict, record: JsonDict,
+    def _bot_says(self, bot: BotState, chat: Chat, content: JsonDict, record: JsonDict,
                   page_file: JsonDict | None = None, page_text: str | None = None) -> JsonDict:
-        """Records a message the bot sent (the lock held) and returns it as the Bot API answers."""
+        """Records a message the bot sent (the lock held): `content` (its text, file, location, …) in the
+        envelope every message has. Returns it as the Bot API answers."""
+        message: JsonDict = {"message_id": chat.take_message_id(), "from": dict(bot.user),
+                             "chat": chat.chat_object(), "date": int(time.time()), **content}
         reply_markup = record.get("reply_markup")
         # Telegram echoes only inline keyboards back in the Message.
         if isinstance(reply_markup, dict) and "inline_keyboard" in reply_markup:

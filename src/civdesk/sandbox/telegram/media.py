@@ -11,7 +11,6 @@ import mimetypes
 import secrets
 import struct
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -98,8 +97,8 @@ class MediaMixin:
     def _recipient(self, bot: BotState, chat_id: int | str) -> Chat:
         raise NotImplementedError
 
-    def _bot_says(self, bot: BotState, chat: Chat, message: JsonDict, record: JsonDict,
-                  page_file: JsonDict | None = None, page_text: str | None = None) -> JsonDict:
+    def _bot_says(self, bot: BotState, chat: Chat, content: JsonDict, record: JsonDict,
+                  page_file: JsonDict | None = None) -> JsonDict:
         raise NotImplementedError
 
     # -- Bot API -----------------------------------------------------------------------------------
@@ -133,18 +132,16 @@ class MediaMixin:
         if caption is not None and len(caption) > MAX_CAPTION:
             raise BotApiError(400, "Bad Request: message caption is too long")
         photo = method == "sendPhoto"
-        with self._cond:
+        with self._cond:  # the chat is checked before the file is looked up or kept
             bot = self._bot(token)
             chat = self._recipient(bot, chat_id)
             stored = self._resolve(bot, media, photo=photo)
-            message: JsonDict = {"message_id": chat.take_message_id(), "from": dict(bot.user),
-                                 "chat": chat.chat_object(), "date": int(time.time())}
-            message.update(_media_fields(stored, photo=photo))
+            content = _media_fields(stored, photo=photo)
             if caption is not None:
-                message["caption"] = caption
+                content["caption"] = caption
             record = {"method": method, "chat_id": chat_id, "caption": caption, "parse_mode": parse_mode,
                       "reply_markup": reply_markup, "file": {**stored.describe(), "filename": stored.name}}
-            return self._bot_says(bot, chat, message, record, _page_file(stored, photo=photo, name=None))
+            return self._bot_says(bot, chat, content, record, _page_file(stored, photo=photo, name=None))
 
     def _resolve(self, bot: BotState, media: Upload | str, *, photo: bool) -> StoredFile:
         if isinstance(media, str):

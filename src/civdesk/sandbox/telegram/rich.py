@@ -6,11 +6,9 @@ its title and address, a contact its phone number and first name.
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
-from civdesk.sandbox.telegram.state import BotApiError, BotState, Chat, JsonDict
+from civdesk.sandbox.telegram.state import BotApiError, JsonDict
 
 
 def coordinates(latitude: Any, longitude: Any) -> tuple[float, float]:
@@ -31,27 +29,20 @@ def coordinates(latitude: Any, longitude: Any) -> tuple[float, float]:
 
 
 class RichMixin:
-    """TelegramEmulator's location and contact sends; its lock and helpers are declared for the type checker."""
+    """TelegramEmulator's location and contact sends; its send helper is declared for the type checker."""
 
-    _cond: threading.Condition
-
-    def _bot(self, token: str) -> BotState:
-        raise NotImplementedError
-
-    def _recipient(self, bot: BotState, chat_id: int | str) -> Chat:
-        raise NotImplementedError
-
-    def _bot_says(self, bot: BotState, chat: Chat, message: JsonDict, record: JsonDict,
-                  page_file: JsonDict | None = None, page_text: str | None = None) -> JsonDict:
+    def _bot_sends(self, token: str, chat_id: int | str, content: JsonDict, record: JsonDict, *,
+                   page_text: str | None = None) -> JsonDict:
         raise NotImplementedError
 
     def send_location(self, token: str, *, chat_id: int | str, latitude: Any, longitude: Any,
                       reply_markup: JsonDict | None) -> JsonDict:
         lat, lon = coordinates(latitude, longitude)
         location = {"latitude": lat, "longitude": lon}
-        return self._rich(token, chat_id, {"location": location},
-                          {"method": "sendLocation", **location, "reply_markup": reply_markup},
-                          page_text=f"📍 {lat}, {lon}")
+        return self._bot_sends(token, chat_id, {"location": location},
+                               {"method": "sendLocation", **location, "reply_markup": reply_markup,
+                                "chat_id": chat_id},
+                               page_text=f"📍 {lat}, {lon}")
 
     def send_venue(self, token: str, *, chat_id: int | str, latitude: Any, longitude: Any, title: str | None,
                    address: str | None, reply_markup: JsonDict | None) -> JsonDict:
@@ -65,10 +56,10 @@ class RichMixin:
         location = {"latitude": lat, "longitude": lon}
         # As Telegram does, a venue message carries its location too.
         venue = {"location": location, "title": title, "address": address}
-        return self._rich(token, chat_id, {"location": location, "venue": venue},
-                          {"method": "sendVenue", **location, "title": title, "address": address,
-                           "reply_markup": reply_markup},
-                          page_text=f"📍 {title}, {address} ({lat}, {lon})")
+        return self._bot_sends(token, chat_id, {"location": location, "venue": venue},
+                               {"method": "sendVenue", **location, "title": title, "address": address,
+                                "reply_markup": reply_markup, "chat_id": chat_id},
+                               page_text=f"📍 {title}, {address} ({lat}, {lon})")
 
     def send_contact(self, token: str, *, chat_id: int | str, phone_number: str | None, first_name: str | None,
                      last_name: str | None, reply_markup: JsonDict | None) -> JsonDict:
@@ -80,15 +71,7 @@ class RichMixin:
         if last_name:
             contact["last_name"] = last_name
         name = " ".join(part for part in (first_name, last_name) if part)
-        return self._rich(token, chat_id, {"contact": contact},
-                          {"method": "sendContact", **contact, "reply_markup": reply_markup},
-                          page_text=f"👤 {name}, {phone_number}")
-
-    def _rich(self, token: str, chat_id: int | str, fields: JsonDict, record: JsonDict, *,
-              page_text: str) -> JsonDict:
-        with self._cond:
-            bot = self._bot(token)
-            chat = self._recipient(bot, chat_id)
-            message: JsonDict = {"message_id": chat.take_message_id(), "from": dict(bot.user),
-                                 "chat": chat.chat_object(), "date": int(time.time()), **fields}
-            return self._bot_says(bot, chat, message, {**record, "chat_id": chat_id}, page_text=page_text)
+        return self._bot_sends(token, chat_id, {"contact": contact},
+                               {"method": "sendContact", **contact, "reply_markup": reply_markup,
+                                "chat_id": chat_id},
+                               page_text=f"👤 {name}, {phone_number}")

@@ -126,30 +126,32 @@
   }
 
   // ---- a place or a contact card the agency sent: plain links, named by what they open ----
+  function icon(glyph) { // decoration: the link's text says what it is
+    const node = make("span", "", glyph);
+    node.setAttribute("aria-hidden", "true");
+    return node;
+  }
   function richBlock(item) {
     if (item.location) {
       const place = item.location;
       const label = [place.title, place.address].filter(Boolean).join(", ") ||
         place.latitude + ", " + place.longitude;
-      const block = make("p", "msg__rich msg__place");
+      const block = make("p", "msg__rich");
       const link = make("a", "msg__rich-link");
       link.href = place.map_url;
       link.target = "_blank";
       link.rel = "noopener noreferrer";
-      link.append(make("span", "msg__rich-icon", "📍"), make("span", "", label),
-        make("span", "msg__rich-hint", t("place.open_map")));
-      link.firstChild.setAttribute("aria-hidden", "true");
+      link.append(icon("📍"), make("span", "", label), make("span", "msg__rich-hint", t("place.open_map")));
       block.append(link);
       return block;
     }
     if (item.contact) {
-      const block = make("p", "msg__rich msg__contact");
-      block.append(make("span", "msg__rich-name", item.contact.name));
+      const block = make("p", "msg__rich");
+      block.append(make("span", "", item.contact.name));
       const link = make("a", "msg__rich-link");
       link.href = item.contact.tel_url;
       link.setAttribute("aria-label", t("contact.call", { name: item.contact.name, phone: item.contact.phone_number }));
-      link.append(make("span", "msg__rich-icon", "📞"), make("span", "", item.contact.phone_number));
-      link.firstChild.setAttribute("aria-hidden", "true");
+      link.append(icon("📞"), make("span", "", item.contact.phone_number));
       block.append(link);
       return block;
     }
