@@ -7,9 +7,11 @@ import asyncio
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.conversation.models import Conversation, Status
 from civdesk.db.session import create_engine_for, create_sessionmaker
+from civdesk.routing import decide
 from civdesk.routing import service as routing_service
 from civdesk.routing.models import AgentLoad, RoutingDecision
 from civdesk.timer.worker import TimerWorker
@@ -69,3 +71,43 @@ async def test_two_workers_never_double_assign_or_exceed_capacity(desk: Desk, da
     waiting = [c for c in conversations if (await desk.get(c)).assignee_id is None]
     assert len(waiting) == 40 - 5 * CAPACITY
     assert [(await desk.get(c)).queued_at is not None for c in waiting] == [True] * len(waiting)
+
+
+async def _hold(session: AsyncSession, desk: Desk, *names: str) -> None:
+    """What another decision does while it claims: it holds the agents' roster rows until it commits."""
+    ids = [desk.agents[name].agent_id for name in names]
+    await session.execute(select(AgentLoad.agent_id).where(AgentLoad.agent_id.in_(ids)).with_for_update())
+
+
+async def test_a_decision_passes_over_agents_another_decision_holds_and_looks_again(
+    desk: Desk, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: no decision ever holds a row another one wants")
+    await desk.configure(default_strategy="balanced")
+    await desk.topic("subsidies", "Субсидії", keywords=["субсид"])
+    await desk.agent("taras", topics=["subsidies"], capacity=CAPACITY)
+    await desk.write("warm-up", "субсидія")
+    await desk.fire()
+    await desk.agent("olena", topics=["subsidies"], capacity=CAPACITY)  # no load yet: the favourite
+
+    async with desk.sessionmaker() as other:
+        await _hold(other, desk, "olena")
+        passed_over = await desk.write("c1", "субсидія")
+        await desk.fire()
+        [decision] = await desk.decisions(passed_over)
+        assert [c["agent_id"] for c in decision.candidates][:2] == [
+            desk.agents["olena"].agent_id,
+            desk.agents["taras"].agent_id,
+        ]
+        assert await desk.assignee(passed_over) == "taras"
+
+        await _hold(other, desk, "taras")
+        waits = await desk.write("c2", "субсидія")
+        await desk.fire()
+        assert await desk.assignee(waits) is None and await desk.decisions(waits) == []
+        await other.rollback()  # the other decision ends
+    assert await desk.due_now(decide.ROUTE) == 1  # it looks again (a moment later)
+    await desk.fire()
+    assert await desk.assignee(waits) == "olena"
+    assert await desk.loads() == {"taras": 2, "olena": 1}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import functools
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -71,36 +71,183 @@ async def rank(
 ) -> Ranking:
     """The eligible agents, best first by the strategy, and how many there are in all. `sticky_to`
     (the agent who last helped this citizen) ranks first when eligible."""
-    query = _ranking_query(
+    conn = await session.connection()
+    shape, params = _ranking_inputs(
+        dialect=conn.dialect.name,
+        cfg=cfg,
+        topic_id=topic_id,
+        language=language,
+        strategy=strategy,
+        exclude=exclude,
+        sticky_to=sticky_to,
+        limit=limit,
+    )
+    return _ranking_of((await conn.execute(_ranking_query(shape), params)).all())
+
+
+@dataclass(frozen=True)
+class Choice:
+    ranking: Ranking
+    chosen: Candidate | None
+    contended: bool  # an eligible agent's row was held by another decision at that moment
+
+
+async def choose(
+    *,
+    session: AsyncSession,
+    cfg: AgencyRouting,
+    topic_id: int | None,
+    language: str | None,
+    strategy: str,
+    exclude: Collection[int] = (),
+    sticky_to: int | None = None,
+) -> Choice:
+    """Ranks the eligible and claims capacity on the best one who still has room. On PostgreSQL both
+    happen in one statement (one round trip less per decision): the claim takes the first ranked agent
+    whose row no other decision holds (SKIP LOCKED, so decisions never wait on each other in a cycle)
+    and who is still under capacity once locked. Elsewhere (SQLite: one writer at a time, no round
+    trips) the candidates are claimed in turn."""
+    conn = await session.connection()
+    shape, params = _ranking_inputs(
+        dialect=conn.dialect.name,
+        cfg=cfg,
+        topic_id=topic_id,
+        language=language,
+        strategy=strategy,
+        exclude=exclude,
+        sticky_to=sticky_to,
+        limit=CANDIDATES_RECORDED,
+    )
+    if conn.dialect.name == "postgresql":
+        params |= {"claim_moment": now(), "claim_agency": cfg.id}
+        rows = (await conn.execute(_rank_and_claim(shape), params)).all()
+        ranking = _ranking_of(rows)
+        claimed = rows[0].claimed if rows else None
+        chosen = next((c for c in ranking.candidates if c.agent_id == claimed), None)
+        # Ranked with room a moment ago, yet none claimed: other decisions held them (or filled them).
+        return Choice(ranking, chosen, contended=chosen is None and bool(rows))
+    ranking = _ranking_of((await conn.execute(_ranking_query(shape), params)).all())
+    contended = False
+    for candidate in ranking.candidates:
+        claim = await claim_capacity(
+            session=session, agent_id=candidate.agent_id, agency_id=cfg.id, capacity=candidate.capacity, wait=False
+        )
+        if claim is Claim.TAKEN:
+            return Choice(ranking, candidate, contended=False)
+        contended |= claim is Claim.BUSY
+    return Choice(ranking, None, contended)
+
+
+def _ranking_inputs(
+    *,
+    dialect: str,
+    cfg: AgencyRouting,
+    topic_id: int | None,
+    language: str | None,
+    strategy: str,
+    exclude: Collection[int],
+    sticky_to: int | None,
+    limit: int,
+) -> tuple[_Shape, dict[str, Any]]:
+    """The ranking statement's shape (what changes its text) and its bind parameters."""
+    shape = _Shape(
         topic=topic_id is not None,
         other_language=bool(language) and language != cfg.primary_language,
         exclude=bool(exclude),
         sticky=sticky_to is not None,
         round_robin=strategy == Strategy.ROUND_ROBIN.value,
-        on_sqlite=session.bind is not None and session.bind.dialect.name == "sqlite",
+        on_sqlite=dialect == "sqlite",
     )
     params: dict[str, Any] = {
-        "agency_id": cfg.id, "topic_id": topic_id, "language": language, "sticky_to": sticky_to, "limit": limit
+        "agency_id": cfg.id,
+        "topic_id": topic_id,
+        "language": language,
+        "sticky_to": sticky_to,
+        "limit": limit,
     }
     if exclude:
         params["exclude"] = list(exclude)
-    rows = (await session.execute(query, params)).all()
+    return shape, params
+
+
+def _ranking_of(rows: Sequence[Any]) -> Ranking:
     return Ranking(
         candidates=tuple(Candidate(r.id, r.load, r.capacity, r.level, bool(r.sticky)) for r in rows),
         eligible_count=rows[0].total if rows else 0,
     )
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What decides the ranking statement's text; its values are bind parameters."""
+
+    topic: bool
+    other_language: bool
+    exclude: bool
+    sticky: bool
+    round_robin: bool
+    on_sqlite: bool
+
+
 @functools.cache
-def _ranking_query(
-    *, topic: bool, other_language: bool, exclude: bool, sticky: bool, round_robin: bool, on_sqlite: bool
-) -> Select[Any]:
+def _ranking_query(shape: _Shape) -> Select[Any]:
     """Built once per shape with bind parameters: SQLAlchemy then keys and compiles it once, which
     costs more than the query itself when built anew for every decision."""
+    query, order = _eligible(shape)
+    return query.order_by(*order).limit(bindparam("limit", type_=Integer))
+
+
+@functools.cache
+def _rank_and_claim(shape: _Shape) -> Select[Any]:
+    """PostgreSQL: the ranking, and the claim on the first ranked agent still free, as one statement.
+    The ranked rows are computed once (a CTE used twice is materialized); the UPDATE re-checks the
+    capacity on the row it locked, which is the newest version even if another decision just
+    committed a claim on it."""
+    query, order = _eligible(shape)
+    ranked = (
+        query.add_columns(func.row_number().over(order_by=order).label("position"))
+        .order_by(*order)
+        .limit(bindparam("limit", type_=Integer))
+        .cte("ranked")
+    )
+    held = _load.alias("held")
+    free = (
+        select(held.c.agent_id)
+        .join(ranked, ranked.c.id == held.c.agent_id)
+        .where(held.c.open_count < held.c.capacity)
+        .order_by(ranked.c.position)
+        .limit(1)
+        .with_for_update(of=held, skip_locked=True)
+        .scalar_subquery()
+    )
+    claimed = (
+        update(_load)
+        .where(_load.c.agent_id == free, _load.c.open_count < _load.c.capacity)
+        .values(
+            open_count=_load.c.open_count + 1,
+            last_assigned_at=bindparam("claim_moment"),
+            agency_id=bindparam("claim_agency"),
+        )
+        .returning(_load.c.agent_id)
+        .cte("claimed")
+    )
+    return select(
+        ranked.c.id,
+        ranked.c.capacity,
+        ranked.c.load,
+        ranked.c.level,
+        ranked.c.sticky,
+        ranked.c.total,
+        select(claimed.c.agent_id).scalar_subquery().label("claimed"),
+    ).order_by(ranked.c.position)
+
+
+def _eligible(shape: _Shape) -> tuple[Select[Any], list[Any]]:
+    """The eligible agents (with the columns a ranking reports) and the strategy's order, best first."""
     load = _load.c.open_count
-    level: Any = AgentSkill.level if topic else literal(0)
+    level: Any = AgentSkill.level if shape.topic else literal(0)
     # The agent who last helped this citizen comes first when eligible (another agency's never is).
-    first: Any = (_load.c.agent_id == bindparam("sticky_to")) if sticky else literal(False)
+    first: Any = (_load.c.agent_id == bindparam("sticky_to")) if shape.sticky else literal(False)
     # The roster row holds presence and capacity too: candidates come from one table (plus skills).
     query = select(
         _load.c.agent_id.label("id"),
@@ -112,27 +259,26 @@ def _ranking_query(
     )
     # With a topic, the skilled few are the place to start (the topic index), not the agency's whole
     # roster: "+ 0" keeps a planner without statistics (SQLite) off the roster's agency index.
-    agency = (_load.c.agency_id + 0) if topic and on_sqlite else _load.c.agency_id
+    agency = (_load.c.agency_id + 0) if shape.topic and shape.on_sqlite else _load.c.agency_id
     query = query.where(agency == bindparam("agency_id"), _load.c.online.is_(True), load < _load.c.capacity)
-    if topic:
+    if shape.topic:
         query = query.join(
             AgentSkill, and_(AgentSkill.agent_id == _load.c.agent_id, AgentSkill.topic_id == bindparam("topic_id"))
         )
-    if other_language:
+    if shape.other_language:
         query = query.join(
             AgentLanguage,
             and_(AgentLanguage.agent_id == _load.c.agent_id, AgentLanguage.language == bindparam("language")),
         )
-    if exclude:
+    if shape.exclude:
         query = query.where(_load.c.agent_id.not_in(bindparam("exclude", expanding=True)))
     longest_idle = _load.c.last_assigned_at.asc().nulls_first()
-    ahead = [first.desc()] if sticky else []
-    if round_robin:
-        query = query.order_by(*ahead, longest_idle, _load.c.agent_id)
-    else:  # balanced: the lightest load relative to capacity, then the most skilled, then the longest idle
-        ratio = sql_cast(load, Float) / _load.c.capacity
-        query = query.order_by(*ahead, ratio, level.desc(), longest_idle, _load.c.agent_id)
-    return query.limit(bindparam("limit", type_=Integer))
+    ahead = [first.desc()] if shape.sticky else []
+    if shape.round_robin:
+        return query, [*ahead, longest_idle, _load.c.agent_id]
+    # balanced: the lightest load relative to capacity, then the most skilled, then the longest idle
+    ratio = sql_cast(load, Float) / _load.c.capacity
+    return query, [*ahead, ratio, level.desc(), longest_idle, _load.c.agent_id]
 
 
 class Claim(enum.Enum):
@@ -231,7 +377,8 @@ _LOCK_ONE = _LOCK.where(_conversation.c.id == bindparam("conversation_id")).with
 async def lock_conversation(*, session: AsyncSession, conversation_id: int) -> Any:
     """The conversation, locked until commit so one decision at a time touches it, with what its
     events need (channel type, citizen's name): no second read to tell the consoles."""
-    return (await session.execute(_LOCK_ONE, {"conversation_id": conversation_id})).first()
+    conn = await session.connection()  # Core on the connection: the ORM session layer adds CPU per statement
+    return (await conn.execute(_LOCK_ONE, {"conversation_id": conversation_id})).first()
 
 
 def read_of(row: Any, **changes: Any) -> ConversationRead:

@@ -76,7 +76,7 @@ async def route_one(
                 reason=prefix + "manual pull: waits for an agent to take it",
             )
         return Routed.MANUAL
-    ranking = await assign.rank(
+    choice = await assign.choose(
         session=session,
         cfg=cfg,
         topic_id=row.topic_id,
@@ -85,32 +85,25 @@ async def route_one(
         exclude=exclude,
         sticky_to=row.last_helper_id if row.last_helper_id not in exclude else None,
     )
-    ordered = list(ranking.candidates)
-    rule = (
-        "least loaded among the skilled and online"
-        if strategy == Strategy.BALANCED.value
-        else "longest since their last assignment (round robin)"
-    )
-    contended = False
-    for candidate in ordered:
-        claim = await assign.claim_capacity(
-            session=session, agent_id=candidate.agent_id, agency_id=cfg.id, capacity=candidate.capacity, wait=False
+    ranking = choice.ranking
+    if choice.chosen is not None:
+        rule = (
+            "least loaded among the skilled and online"
+            if strategy == Strategy.BALANCED.value
+            else "longest since their last assignment (round robin)"
         )
-        contended |= claim is assign.Claim.BUSY
-        if claim is assign.Claim.TAKEN:
-            reason = "sticky: last helped this citizen" if candidate.sticky else rule
-            await _assigned(
-                session=session,
-                cfg=cfg,
-                row=row,
-                agent_id=candidate.agent_id,
-                strategy=strategy,
-                reason=prefix + reason,
-                ranking=ranking,
-            )
-            return Routed.ASSIGNED
+        await _assigned(
+            session=session,
+            cfg=cfg,
+            row=row,
+            agent_id=choice.chosen.agent_id,
+            strategy=strategy,
+            reason=prefix + ("sticky: last helped this citizen" if choice.chosen.sticky else rule),
+            ranking=ranking,
+        )
+        return Routed.ASSIGNED
     await assign.requeue(session=session, conversation_id=row.id)
-    if contended:
+    if choice.contended:
         # Another decision held a free agent's row at this very moment: look again in a moment.
         await timer_service.schedule(
             session=session,
