@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import functools
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -193,29 +193,31 @@ class _Shape:
 def _ranking_query(shape: _Shape) -> Select[Any]:
     """Built once per shape with bind parameters: SQLAlchemy then keys and compiles it once, which
     costs more than the query itself when built anew for every decision."""
-    query, order = _eligible(shape)
-    return query.order_by(*order).limit(bindparam("limit", type_=Integer))
+    query, keys = _eligible(shape)
+    return query.order_by(*(key.order(key.value) for key in keys)).limit(bindparam("limit", type_=Integer))
 
 
 @functools.cache
 def _rank_and_claim(shape: _Shape) -> Select[Any]:
     """PostgreSQL: the ranking, and the claim on the first ranked agent still free, as one statement.
-    The ranked rows are computed once (a CTE used twice is materialized); the UPDATE re-checks the
+    The ranked few carry their sort keys, so ordering them again costs nothing (a window numbering
+    them would sort every eligible agent instead of keeping the best few). The UPDATE re-checks the
     capacity on the row it locked, which is the newest version even if another decision just
     committed a claim on it."""
-    query, order = _eligible(shape)
+    query, keys = _eligible(shape)
     ranked = (
-        query.add_columns(func.row_number().over(order_by=order).label("position"))
-        .order_by(*order)
+        query.add_columns(*(key.value.label(f"key_{n}") for n, key in enumerate(keys)))
+        .order_by(*(key.order(key.value) for key in keys))
         .limit(bindparam("limit", type_=Integer))
         .cte("ranked")
     )
+    best_first = [key.order(ranked.c[f"key_{n}"]) for n, key in enumerate(keys)]
     held = _load.alias("held")
     free = (
         select(held.c.agent_id)
         .join(ranked, ranked.c.id == held.c.agent_id)
         .where(held.c.open_count < held.c.capacity)
-        .order_by(ranked.c.position)
+        .order_by(*best_first)
         .limit(1)
         .with_for_update(of=held, skip_locked=True)
         .scalar_subquery()
@@ -239,11 +241,29 @@ def _rank_and_claim(shape: _Shape) -> Select[Any]:
         ranked.c.sticky,
         ranked.c.total,
         select(claimed.c.agent_id).scalar_subquery().label("claimed"),
-    ).order_by(ranked.c.position)
+    ).order_by(*best_first)
 
 
-def _eligible(shape: _Shape) -> tuple[Select[Any], list[Any]]:
-    """The eligible agents (with the columns a ranking reports) and the strategy's order, best first."""
+@dataclass(frozen=True)
+class _Key:
+    value: Any
+    order: Callable[[Any], Any]
+
+
+def _ascending(value: Any) -> Any:
+    return value.asc()
+
+
+def _descending(value: Any) -> Any:
+    return value.desc()
+
+
+def _longest_ago_first(value: Any) -> Any:
+    return value.asc().nulls_first()
+
+
+def _eligible(shape: _Shape) -> tuple[Select[Any], list[_Key]]:
+    """The eligible agents (with the columns a ranking reports) and the strategy's sort keys, best first."""
     load = _load.c.open_count
     level: Any = AgentSkill.level if shape.topic else literal(0)
     # The agent who last helped this citizen comes first when eligible (another agency's never is).
@@ -272,13 +292,13 @@ def _eligible(shape: _Shape) -> tuple[Select[Any], list[Any]]:
         )
     if shape.exclude:
         query = query.where(_load.c.agent_id.not_in(bindparam("exclude", expanding=True)))
-    longest_idle = _load.c.last_assigned_at.asc().nulls_first()
-    ahead = [first.desc()] if shape.sticky else []
+    ahead = [_Key(first, _descending)] if shape.sticky else []
+    idle = _Key(_load.c.last_assigned_at, _longest_ago_first)
     if shape.round_robin:
-        return query, [*ahead, longest_idle, _load.c.agent_id]
+        return query, [*ahead, idle, _Key(_load.c.agent_id, _ascending)]
     # balanced: the lightest load relative to capacity, then the most skilled, then the longest idle
-    ratio = sql_cast(load, Float) / _load.c.capacity
-    return query, [*ahead, ratio, level.desc(), longest_idle, _load.c.agent_id]
+    ratio = sql_cast(load, Float) / sql_cast(_load.c.capacity, Float)
+    return query, [*ahead, _Key(ratio, _ascending), _Key(level, _descending), idle, _Key(_load.c.agent_id, _ascending)]
 
 
 class Claim(enum.Enum):
