@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import functools
 import math
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -130,7 +130,7 @@ async def choose(
     contended = False
     for candidate in ranking.candidates:
         claim = await claim_capacity(
-            session=session, agent_id=candidate.agent_id, agency_id=cfg.id, capacity=candidate.capacity, wait=False
+            session=session, agent_id=candidate.agent_id, agency_id=cfg.id, capacity=candidate.capacity
         )
         if claim is Claim.TAKEN:
             return Choice(ranking, candidate, contended=False)
@@ -194,7 +194,7 @@ def _ranking_query(shape: _Shape) -> Select[Any]:
     """Built once per shape with bind parameters: SQLAlchemy then keys and compiles it once, which
     costs more than the query itself when built anew for every decision."""
     query, keys = _eligible(shape)
-    return query.order_by(*(key.order(key.value) for key in keys)).limit(bindparam("limit", type_=Integer))
+    return query.order_by(*(key.on(key.value) for key in keys)).limit(bindparam("limit", type_=Integer))
 
 
 @functools.cache
@@ -207,11 +207,11 @@ def _rank_and_claim(shape: _Shape) -> Select[Any]:
     query, keys = _eligible(shape)
     ranked = (
         query.add_columns(*(key.value.label(f"key_{n}") for n, key in enumerate(keys)))
-        .order_by(*(key.order(key.value) for key in keys))
+        .order_by(*(key.on(key.value) for key in keys))
         .limit(bindparam("limit", type_=Integer))
         .cte("ranked")
     )
-    best_first = [key.order(ranked.c[f"key_{n}"]) for n, key in enumerate(keys)]
+    best_first = [key.on(ranked.c[f"key_{n}"]) for n, key in enumerate(keys)]
     held = _load.alias("held")
     free = (
         select(held.c.agent_id)
@@ -225,11 +225,7 @@ def _rank_and_claim(shape: _Shape) -> Select[Any]:
     claimed = (
         update(_load)
         .where(_load.c.agent_id == free, _load.c.open_count < _load.c.capacity)
-        .values(
-            open_count=_load.c.open_count + 1,
-            last_assigned_at=bindparam("claim_moment"),
-            agency_id=bindparam("claim_agency"),
-        )
+        .values(_claimed())
         .returning(_load.c.agent_id)
         .cte("claimed")
     )
@@ -246,20 +242,15 @@ def _rank_and_claim(shape: _Shape) -> Select[Any]:
 
 @dataclass(frozen=True)
 class _Key:
+    """One sort key of a ranking: the expression, and how it orders."""
+
     value: Any
-    order: Callable[[Any], Any]
+    descending: bool = False
+    nulls_first: bool = False
 
-
-def _ascending(value: Any) -> Any:
-    return value.asc()
-
-
-def _descending(value: Any) -> Any:
-    return value.desc()
-
-
-def _longest_ago_first(value: Any) -> Any:
-    return value.asc().nulls_first()
+    def on(self, column: Any) -> Any:
+        ordered = column.desc() if self.descending else column.asc()
+        return ordered.nulls_first() if self.nulls_first else ordered
 
 
 def _eligible(shape: _Shape) -> tuple[Select[Any], list[_Key]]:
@@ -292,13 +283,13 @@ def _eligible(shape: _Shape) -> tuple[Select[Any], list[_Key]]:
         )
     if shape.exclude:
         query = query.where(_load.c.agent_id.not_in(bindparam("exclude", expanding=True)))
-    ahead = [_Key(first, _descending)] if shape.sticky else []
-    idle = _Key(_load.c.last_assigned_at, _longest_ago_first)
+    ahead = [_Key(first, descending=True)] if shape.sticky else []
+    idle = _Key(_load.c.last_assigned_at, nulls_first=True)  # the longest ago first, never assigned before all
     if shape.round_robin:
-        return query, [*ahead, idle, _Key(_load.c.agent_id, _ascending)]
+        return query, [*ahead, idle, _Key(_load.c.agent_id)]
     # balanced: the lightest load relative to capacity, then the most skilled, then the longest idle
     ratio = sql_cast(load, Float) / sql_cast(_load.c.capacity, Float)
-    return query, [*ahead, _Key(ratio, _ascending), _Key(level, _descending), idle, _Key(_load.c.agent_id, _ascending)]
+    return query, [*ahead, _Key(ratio), _Key(level, descending=True), idle, _Key(_load.c.agent_id)]
 
 
 class Claim(enum.Enum):
@@ -307,52 +298,45 @@ class Claim(enum.Enum):
     BUSY = "busy"  # another transaction holds the agent's row right now
 
 
-async def claim_capacity(
-    *, session: AsyncSession, agent_id: int, agency_id: int, capacity: int | None, wait: bool = True
-) -> Claim:
+async def claim_capacity(*, session: AsyncSession, agent_id: int, agency_id: int, capacity: int | None) -> Claim:
     """Counts one more conversation for the agent, only while under `capacity` (None: no limit, for
     an agent who chose to take one). The agent's row is locked until commit, so concurrent claims
-    queue up and none can pass the capacity. Workers pass `wait=False`: on PostgreSQL a row another
-    decision holds is skipped instead of waited for, so decisions never wait on each other in a cycle
-    (deadlock). The common case is one conditional UPDATE."""
+    queue up and none can pass the capacity. The common case is one conditional UPDATE. (A worker's
+    decision on PostgreSQL claims inside its ranking statement instead, skipping held rows: `choose`.)"""
     if capacity is not None and capacity <= 0:
         return Claim.FULL
     conn = await session.connection()
-    claim = _claim_statement(skip_locked=conn.dialect.name == "postgresql" and not wait, limited=capacity is not None)
+    claim = _claim_statement(limited=capacity is not None)
     params = {"claim_agent": agent_id, "claim_capacity": capacity, "claim_moment": now(), "claim_agency": agency_id}
     if (await conn.execute(claim, params)).first() is not None:
         return Claim.TAKEN
     current = await conn.scalar(_OPEN_COUNT, {"agent_id": agent_id})
     if current is None:  # the agent's first conversation ever: create the row, then claim again
         await roster(session=session, agent_id=agent_id, agency_id=agency_id)
-        return await claim_capacity(
-            session=session, agent_id=agent_id, agency_id=agency_id, capacity=capacity, wait=wait
-        )
+        return await claim_capacity(session=session, agent_id=agent_id, agency_id=agency_id, capacity=capacity)
     return Claim.FULL if capacity is not None and current >= capacity else Claim.BUSY
 
 
 _OPEN_COUNT = select(_load.c.open_count).where(_load.c.agent_id == bindparam("agent_id"))
 
 
+def _claimed() -> dict[str, Any]:
+    """What a claim writes on the agent's roster row (both claim statements)."""
+    return {
+        "open_count": _load.c.open_count + 1,
+        "last_assigned_at": bindparam("claim_moment"),
+        "agency_id": bindparam("claim_agency"),
+    }
+
+
 @functools.cache
-def _claim_statement(*, skip_locked: bool, limited: bool) -> Any:
+def _claim_statement(*, limited: bool) -> Any:
     # Bind names other than the columns' own: an UPDATE reserves those for its SET clause.
-    target: Any = _load.c.agent_id == bindparam("claim_agent")
-    if skip_locked:
-        target = _load.c.agent_id.in_(
-            select(_load.c.agent_id)
-            .where(_load.c.agent_id == bindparam("claim_agent"))
-            .with_for_update(skip_locked=True)
-        )
     under = (_load.c.open_count < bindparam("claim_capacity")) if limited else literal(True)
     return (
         update(_load)
-        .where(target, under)
-        .values(
-            open_count=_load.c.open_count + 1,
-            last_assigned_at=bindparam("claim_moment"),
-            agency_id=bindparam("claim_agency"),
-        )
+        .where(_load.c.agent_id == bindparam("claim_agent"), under)
+        .values(_claimed())
         .returning(_load.c.open_count)
     )
 
