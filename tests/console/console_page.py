@@ -78,9 +78,13 @@ class Console:
         page.get_by_label("Електронна пошта").fill(email)
         page.get_by_label("Пароль").fill(password)
         page.get_by_role("button", name="Увійти").click()
-        expect(page.locator("#app")).to_be_visible()
-        expect(page.locator("#list-empty")).not_to_have_text("Завантаження розмов…")
+        self.wait_live()
         return page
+
+    def wait_live(self) -> None:
+        """Until the event stream said hello and the lists loaded: from then on new events are announced."""
+        expect(self.page.locator("#app")).to_be_visible()
+        expect(self.page.locator("#list-empty")).not_to_have_text("Завантаження розмов…")
 
     # -- what is on screen
 
