@@ -144,10 +144,10 @@ def baseline_app() -> FastAPI:
 
 
 def civdesk_app() -> FastAPI:
-    """uvicorn --factory target: civdesk itself, configured from CIVDESK_* variables."""
-    from civdesk.app import create_app
+    """uvicorn --factory target: civdesk as `civdesk serve` runs it, configured from CIVDESK_* variables."""
+    from civdesk.runtime import serving_app
 
-    return create_app()
+    return serving_app()
 
 
 # --------------------------------------------------------------------------------------------------

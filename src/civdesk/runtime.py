@@ -1,4 +1,5 @@
-"""Long-running processes: the distributed worker and the all-in-one demo."""
+"""Long-running processes: the web server as `civdesk serve` runs it, the distributed worker and the
+all-in-one demo."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import signal
 
 import uvicorn
+from fastapi import FastAPI
 
 from civdesk import demo as demo_data
 from civdesk.app import create_app, make_bus, make_files, make_timer_worker, make_worker
@@ -14,6 +16,7 @@ from civdesk.channel import service as channel_service
 from civdesk.channels import registry
 from civdesk.config import Settings
 from civdesk.conversation.polling import Poller
+from civdesk.core import heap
 from civdesk.db.session import create_engine_for, create_sessionmaker
 from civdesk.realtime import bus as bus_module
 from civdesk.sandbox.app import create_sandbox_app
@@ -21,6 +24,19 @@ from civdesk.sandbox.messenger import MessengerEmulator, PageSpec
 from civdesk.sandbox.telegram.emulator import TelegramEmulator
 from civdesk.sandbox.viber import AccountSpec, ViberEmulator
 from civdesk.sandbox.whatsapp import NumberSpec, WhatsAppEmulator
+
+
+def serving_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> FastAPI:
+    """The web app as `civdesk serve` runs it: created, then ready to serve (see `ready_to_serve`)."""
+    app = create_app(settings, run_workers=run_workers)
+    ready_to_serve()
+    return app
+
+
+def ready_to_serve() -> None:
+    """Before a long-running process serves: every channel adapter loaded, then the heap settled."""
+    registry.load_all()
+    heap.settle()
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -39,6 +55,7 @@ async def run_worker(settings: Settings) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     worker = make_worker(settings, sessionmaker, make_files(settings))
+    ready_to_serve()
     try:
         await asyncio.gather(
             worker.run(stop), make_timer_worker(sessionmaker).run(stop), Poller(sessionmaker=sessionmaker).run(stop)
@@ -97,7 +114,7 @@ async def run_demo(settings: Settings, *, host: str, port: int, sandbox_port: in
         messenger=messenger,
     )
     sandbox = uvicorn.Server(uvicorn.Config(sandbox_app, host=host, port=sandbox_port, log_level="warning"))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(serving_app(settings), host=host, port=port, log_level="warning"))
     serving = asyncio.gather(sandbox.serve(), server.serve())
     await asyncio.wait_for(asyncio.gather(_wait_started(sandbox), _wait_started(server)), timeout=30)
 

@@ -32,6 +32,14 @@ def get(channel_type: str) -> ChannelAdapter:
     return adapter
 
 
+def load_all() -> None:
+    """A long-running process loads every adapter before it serves: otherwise the first webhook of
+    each kind imports its client library on the event loop (seconds for aiogram), and the heap
+    settles (core.heap) only after that."""
+    for channel_type in _KNOWN:
+        get(channel_type)
+
+
 def types() -> list[str]:
     return sorted(_KNOWN)
 

@@ -23,11 +23,11 @@ def serve(
     """Run the web server (with an in-process delivery worker unless told otherwise)."""
     import uvicorn
 
-    from civdesk.app import create_app
+    from civdesk.runtime import serving_app
 
     settings = load()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings, run_workers=workers_here), host=host, port=port, log_level="info")
+    uvicorn.run(serving_app(settings, run_workers=workers_here), host=host, port=port, log_level="info")
 
 
 @app.command()
