@@ -52,6 +52,7 @@ from civdesk.realtime import service as realtime_service  # noqa: E402
 from civdesk.routing import assign, decide  # noqa: E402
 from civdesk.routing import config as routing_config  # noqa: E402
 from civdesk.routing.models import AgentLoad, AgentSkill  # noqa: E402
+from civdesk.runtime import ready_to_serve  # noqa: E402
 from civdesk.timer import service as timer_service  # noqa: E402
 from civdesk.timer.models import Timer  # noqa: E402
 from civdesk.timer.worker import TimerWorker  # noqa: E402
@@ -260,6 +261,7 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
                      seed_value=args.seed)
         say(f"{backend}: seeded {args.agents} online agents and {args.open} open conversations "
             f"in {time.perf_counter() - started:.0f} s")
+        ready_to_serve()  # as `civdesk worker` is before it takes its first timer
         decided, choices, baseline, assigned = await decisions(database.url, world, args.decisions)
         say(row(f"{backend} decision, whole transaction", decided, "ms"))
         say(row(f"{backend} choice alone (ranking query)", choices, "ms"))
