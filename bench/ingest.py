@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import hmac
 import json
 import math
@@ -42,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -683,9 +684,10 @@ async def measure(database: Database, world: World, args: argparse.Namespace, wo
             say(f"  civdesk   settled after phase 1 in {settled:.1f} s")
             rate = max(1.0, throughput.rate / 2)
             count = min(args.requests, max(args.min_latency_samples, int(rate * args.latency_seconds)))
-            latency = await open_loop(client, civdesk.target, civdesk_server, count=count, rate=rate,
-                                      max_seconds=args.max_phase_seconds)
-            missing_l = await civdesk.watch.wait_for([s.marker for s in latency.ok], timeout=15)
+            with collector_paused():
+                latency = await open_loop(client, civdesk.target, civdesk_server, count=count, rate=rate,
+                                          max_seconds=args.max_phase_seconds)
+                missing_l = await civdesk.watch.wait_for([s.marker for s in latency.ok], timeout=15)
             arrived = civdesk.watch.arrived
             ws_ms = [(arrived[s.marker] - s.sent_at) * 1000 for s in latency.ok if s.marker in arrived]
             say(f"  civdesk   phase 2: {len(latency.ok)} msgs at {rate:.0f}/s: webhook→websocket "
@@ -699,8 +701,9 @@ async def measure(database: Database, world: World, args: argparse.Namespace, wo
             await civdesk.watch.close()
 
             await settle(baseline_server)
-            base_latency = await open_loop(client, baseline.target, baseline_server, count=count, rate=rate,
-                                           max_seconds=args.max_phase_seconds)
+            with collector_paused():
+                base_latency = await open_loop(client, baseline.target, baseline_server, count=count, rate=rate,
+                                               max_seconds=args.max_phase_seconds)
             say(f"  baseline  phase 2: {len(base_latency.ok)} msgs at {rate:.0f}/s: HTTP round trip "
                 f"p50 {percentile(base_latency.http_ms, 50):.1f} ms p99 {percentile(base_latency.http_ms, 99):.1f} ms")
             report.baseline = Measured(
@@ -711,6 +714,19 @@ async def measure(database: Database, world: World, args: argparse.Namespace, wo
         civdesk_server.stop()
         baseline_server.stop()
     return report
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """While the latency phase is timed, this process (the senders and the agent's socket) does not
+    collect garbage: it imports civdesk to seed the database, and a full collection of that heap took
+    150–190 ms here, time that a message sent or received meanwhile would have been charged with."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 async def run_backend(backend: str, args: argparse.Namespace) -> BackendReport:
