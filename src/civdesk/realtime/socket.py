@@ -35,6 +35,12 @@ class LiveSocket:
 
     async def next_event(self) -> dict[str, Any] | None:
         """The next bus event, or None once the client has gone; sends heartbeats while idle."""
+        # An event already queued is taken at once. Waiting for it (a getter task, asyncio.wait) costs
+        # several turns of the event loop per event: when webhooks keep the loop busy, the socket then
+        # fell behind the events and its queue grew (bench/ingest.py: bursts of messages 300 ms late on
+        # the agent's socket while their webhooks were answered in 30 ms).
+        with contextlib.suppress(asyncio.QueueEmpty):
+            return self._live.get_nowait()
         while True:
             getter = asyncio.create_task(self._live.get())
             done, _ = await asyncio.wait(
