@@ -15,6 +15,10 @@ class _QuietClient:
 
     def __init__(self) -> None:
         self.gone = asyncio.Event()
+        self.sent: list[dict[str, Any]] = []
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        self.sent.append(data)
 
     async def receive_text(self) -> str:
         await self.gone.wait()
@@ -50,4 +54,19 @@ async def test_queued_events_are_handed_over_without_waiting_for_the_loop() -> N
 
     busy.cancel()
     client.gone.set()
+    await socket.close()
+
+
+async def test_an_idle_socket_sends_heartbeats_and_notices_the_client_leave() -> None:
+    client = _QuietClient()
+    live: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    socket = LiveSocket(cast(WebSocket, client), live, heartbeat_seconds=0.05)
+    waiting = asyncio.create_task(socket.next_event())
+    await asyncio.sleep(0.18)
+    assert not waiting.done()
+    assert len(client.sent) >= 2 and all(sent == {"type": "heartbeat"} for sent in client.sent)
+
+    client.gone.set()  # the console closed: the waiting call ends at once, without an event
+    assert await asyncio.wait_for(waiting, timeout=2) is None
+    assert await socket.next_event() is None
     await socket.close()
