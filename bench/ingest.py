@@ -509,7 +509,7 @@ async def closed_loop(client: aiohttp.ClientSession, target: Target, server: Ser
     return PhaseResult(results, elapsed, *meter.read())
 
 
-async def settle(server: Server, *, idle_cores: float = 0.05, window: float = 0.5, most: float = 30.0) -> float:
+async def until_idle(server: Server, *, idle_cores: float = 0.05, window: float = 0.5, most: float = 30.0) -> float:
     """Waits until the server is idle (under `idle_cores` busy over `window` seconds), at most `most`
     seconds; returns how long it took."""
     started = time.perf_counter()
@@ -680,7 +680,7 @@ async def measure(database: Database, world: World, args: argparse.Namespace, wo
             # Phase 1 leaves work behind (files to fetch, conversations to route, their events on the
             # agent's socket): measured on top of that backlog, the first second of phase 2 timed the
             # catching up (p99 60-280 ms, all in its first 0.35 s), not the steady state at half the maximum.
-            settled = await settle(civdesk_server)
+            settled = await until_idle(civdesk_server)
             say(f"  civdesk   settled after phase 1 in {settled:.1f} s")
             rate = max(1.0, throughput.rate / 2)
             count = min(args.requests, max(args.min_latency_samples, int(rate * args.latency_seconds)))
@@ -700,7 +700,7 @@ async def measure(database: Database, world: World, args: argparse.Namespace, wo
             )
             await civdesk.watch.close()
 
-            await settle(baseline_server)
+            await until_idle(baseline_server)
             with collector_paused():
                 base_latency = await open_loop(client, baseline.target, baseline_server, count=count, rate=rate,
                                                max_seconds=args.max_phase_seconds)

@@ -193,8 +193,7 @@ class _Shape:
 def _ranking_query(shape: _Shape) -> Select[Any]:
     """Built once per shape with bind parameters: SQLAlchemy then keys and compiles it once, which
     costs more than the query itself when built anew for every decision."""
-    query, keys = _eligible(shape)
-    return query.order_by(*(key.on(key.value) for key in keys)).limit(bindparam("limit", type_=Integer))
+    return _best(*_eligible(shape))
 
 
 @functools.cache
@@ -205,12 +204,7 @@ def _rank_and_claim(shape: _Shape) -> Select[Any]:
     capacity on the row it locked, which is the newest version even if another decision just
     committed a claim on it."""
     query, keys = _eligible(shape)
-    ranked = (
-        query.add_columns(*(key.value.label(f"key_{n}") for n, key in enumerate(keys)))
-        .order_by(*(key.on(key.value) for key in keys))
-        .limit(bindparam("limit", type_=Integer))
-        .cte("ranked")
-    )
+    ranked = _best(query.add_columns(*(key.value.label(f"key_{n}") for n, key in enumerate(keys))), keys).cte("ranked")
     best_first = [key.on(ranked.c[f"key_{n}"]) for n, key in enumerate(keys)]
     held = _load.alias("held")
     free = (
@@ -238,6 +232,11 @@ def _rank_and_claim(shape: _Shape) -> Select[Any]:
         ranked.c.total,
         select(claimed.c.agent_id).scalar_subquery().label("claimed"),
     ).order_by(*best_first)
+
+
+def _best(query: Select[Any], keys: list[_Key]) -> Select[Any]:
+    """The first `limit` rows of `query` in the order of `keys` (both ranking statements)."""
+    return query.order_by(*(key.on(key.value) for key in keys)).limit(bindparam("limit", type_=Integer))
 
 
 @dataclass(frozen=True)
