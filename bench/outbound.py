@@ -1088,7 +1088,7 @@ def as_worker() -> int:
                    concurrency=what_if.get("concurrency", 32))
 
     runtime.make_worker = patched_make_worker  # type: ignore[assignment]
-    asyncio.run(runtime.run_worker(settings))
+    runtime.run(runtime.run_worker(settings))
     return 0
 
 

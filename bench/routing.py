@@ -52,7 +52,7 @@ from civdesk.realtime import service as realtime_service  # noqa: E402
 from civdesk.routing import assign, decide  # noqa: E402
 from civdesk.routing import config as routing_config  # noqa: E402
 from civdesk.routing.models import AgentLoad, AgentSkill  # noqa: E402
-from civdesk.runtime import ready_to_serve  # noqa: E402
+from civdesk.runtime import ready_to_serve, run  # noqa: E402
 from civdesk.timer import service as timer_service  # noqa: E402
 from civdesk.timer.models import Timer  # noqa: E402
 from civdesk.timer.worker import TimerWorker  # noqa: E402
@@ -318,4 +318,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run(main())  # on the event loop `civdesk worker` runs on (uvloop where installed)

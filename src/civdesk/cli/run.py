@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Annotated
 
@@ -33,11 +32,11 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run a delivery worker and the long-polling receivers (distributed mode)."""
-    from civdesk.runtime import run_worker
+    from civdesk.runtime import run, run_worker
 
     settings = load()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(run_worker(settings))
+    run(run_worker(settings))
 
 
 @app.command()
@@ -47,9 +46,9 @@ def demo(
     sandbox_port: Annotated[int, typer.Option("--sandbox-port")] = 8081,
 ) -> None:
     """Migrate, seed demo agencies, and run the server with the messenger sandbox."""
-    from civdesk.runtime import run_demo
+    from civdesk.runtime import run, run_demo
 
     settings = load()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     db_migrate.upgrade(settings.database_url)
-    asyncio.run(run_demo(settings, host=host, port=port, sandbox_port=sandbox_port))
+    run(run_demo(settings, host=host, port=port, sandbox_port=sandbox_port))
