@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, event, func, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from civdesk.agency import service as agency_service
@@ -213,3 +213,56 @@ async def test_a_connection_the_server_dropped_rolls_back_cleanly(
         await writes.later(await session.connection(), writes.inserting(_timer, _row("kept")))
         await session.commit()
     assert await _kinds(sessionmaker) == ["kept"]
+
+
+async def test_a_write_run_at_once_is_stored_as_sqlalchemy_stores_it(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], statements: list[str]
+) -> None:
+    """On SQLite `insert_now` and `later` go straight to sqlite3 with the statement's bind processors;
+    what lands in the file must be what SQLAlchemy's own execution writes, byte for byte."""
+    async with sessionmaker() as session:
+        agency = await agency_service.create(session=session, slug="direct", name="Відомство")
+        await session.commit()
+    moment = now().replace(microsecond=123456)
+    row = _row("straight") | {
+        "agency_id": agency.id,
+        "due_at": moment,
+        "payload": {"текст": "Привіт, світ", "n": [1, 2.5, None], "ok": True},
+        "dedupe_key": None,
+    }
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        statements.clear()
+        straight = await writes.insert_now(conn, writes.inserting(_timer, row))
+        if engine.dialect.name == "sqlite":
+            assert statements == []  # nothing went through SQLAlchemy's execution
+        updated = await writes.insert_now(conn, writes.updating(_timer, straight, {"attempts": 3, "status": "done"}))
+        assert updated == straight
+        usual = (
+            await conn.execute(
+                _timer.insert().returning(_timer.c.id), [row | {"kind": "usual", "attempts": 3, "status": "done"}]
+            )
+        ).scalar_one()
+        await session.commit()
+    columns = [c.name for c in _timer.c if c.name not in ("id", "kind")]
+    async with engine.connect() as conn:
+        stored = {
+            r[0]: r[1:]
+            for r in await conn.exec_driver_sql(
+                f"SELECT id, {', '.join(columns)} FROM timer WHERE id IN ({straight}, {usual})"
+            )
+        }
+    assert stored[straight] == stored[usual]
+
+
+async def test_a_write_run_at_once_fails_as_sqlalchemy_fails(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Callers retry on SQLAlchemy's IntegrityError (two deliveries of one update): a write that breaks
+    a constraint raises it, whichever way it ran."""
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        with pytest.raises(IntegrityError):
+            await writes.insert_now(conn, writes.inserting(_timer, _row("orphan") | {"agency_id": 987_654}))
+        await session.rollback()
+    assert await _kinds(sessionmaker) == []

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from civdesk.channel.service import ChannelSnapshot
@@ -82,9 +82,6 @@ _contact = cast(Table, Contact.__table__)
 _identity = cast(Table, ContactIdentity.__table__)
 _conversation = cast(Table, Conversation.__table__)
 _message = cast(Table, Message.__table__)
-_INSERT_CONTACT = insert(_contact).returning(_contact.c.id)
-_INSERT_CONVERSATION = insert(_conversation).returning(_conversation.c.id)
-_INSERT_MESSAGE = insert(_message).returning(_message.c.id)
 _UNBLOCK = update(_identity).where(_identity.c.id == bindparam("identity_id")).values(is_blocked=False)
 _LOOKUP_WITH_NEXT_ID = _LOOKUP.add_columns(writes.next_id_of(_message).label("next_message_id"))
 
@@ -184,7 +181,7 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
         message_id = ids.message
         await writes.later(conn, writes.inserting(_message, values | {"id": message_id}))
     else:
-        message_id = (await conn.execute(_INSERT_MESSAGE, values)).scalar_one()
+        message_id = await writes.insert_now(conn, writes.inserting(_message, values))
     if not created:
         changes: dict[str, Any] = {"last_message_at": stamp}
         if reopened:
@@ -259,7 +256,7 @@ async def _new_contact(
         "created_at": stamp,
     }
     if contact_id is None:
-        contact_id = (await conn.execute(_INSERT_CONTACT, values)).scalar_one()
+        contact_id = await writes.insert_now(conn, writes.inserting(_contact, values))
     else:
         await writes.later(conn, writes.inserting(_contact, values | {"id": contact_id}))
     identity: dict[str, Any] = {
@@ -295,7 +292,7 @@ async def _new_conversation(
         "last_message_at": stamp,
     }
     if conversation_id is None:
-        conversation_id = (await conn.execute(_INSERT_CONVERSATION, values)).scalar_one()
+        conversation_id = await writes.insert_now(conn, writes.inserting(_conversation, values))
     else:
         await writes.later(conn, writes.inserting(_conversation, values | {"id": conversation_id}))
     return ConversationRead.model_validate(

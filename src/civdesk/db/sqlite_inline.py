@@ -131,6 +131,15 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._conn.cursor())
 
+    def run(self, sql: str, args: Sequence[Any]) -> int:
+        """One write straight on sqlite3, without SQLAlchemy's execution layer (`writes.insert_now`):
+        the id of the row it inserted."""
+        cursor = self._conn.execute(sql, args)
+        try:
+            return cursor.lastrowid or 0
+        finally:
+            cursor.close()
+
     async def commit(self) -> None:
         self._conn.commit()
 

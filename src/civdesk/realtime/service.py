@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.core.clock import now
@@ -19,10 +19,6 @@ _PENDING_TOPICS = "civdesk_pending_topics"
 
 
 _events = cast(Table, EventRecord.__table__)
-# Several events (a new conversation has two) go in as one multi-row INSERT on SQLite (insertmanyvalues).
-# Asking SQLAlchemy for the rows' order makes it fall back to one INSERT per row, but one multi-row
-# INSERT on the single connection numbers its rows in order, so the returned ids, sorted, match.
-_INSERT_EVENTS = insert(_events).returning(_events.c.id)
 
 
 def emit(*, session: AsyncSession, agency_id: int, type: str, payload: dict[str, Any]) -> None:
@@ -45,11 +41,8 @@ async def commit(session: AsyncSession) -> None:
     if pending:
         conn = await session.connection()
         rows = [event | {"created_at": stamp} for event in pending]
-        if writes.combines(conn):
-            # The transaction's pending writes (the citizen's message …) travel with the events.
-            ids = await writes.insert_with_pending(conn, [writes.inserting(_events, row) for row in rows])
-        else:
-            ids = sorted((await conn.execute(_INSERT_EVENTS, rows)).scalars())
+        # On PostgreSQL the transaction's pending writes (the citizen's message …) travel with the events.
+        ids = await writes.insert_with_pending(conn, [writes.inserting(_events, row) for row in rows])
     for event, event_id in zip(pending, ids, strict=True):
         messages.append(
             {
