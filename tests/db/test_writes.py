@@ -266,3 +266,10 @@ async def test_a_write_run_at_once_fails_as_sqlalchemy_fails(
             await writes.insert_now(conn, writes.inserting(_timer, _row("orphan") | {"agency_id": 987_654}))
         await session.rollback()
     assert await _kinds(sessionmaker) == []
+
+
+def test_an_insert_without_a_column_that_has_a_python_default_is_refused_on_every_database() -> None:
+    row = _row("no created_at")
+    del row["created_at"]
+    with pytest.raises(ValueError, match="created_at"):
+        writes.inserting(_timer, row)

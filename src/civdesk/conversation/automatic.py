@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.channel.models import Channel
@@ -18,10 +18,10 @@ from civdesk.conversation import publish
 from civdesk.conversation.models import Conversation, DeliveryStatus, Direction, Message
 from civdesk.conversation.schemas import ConversationRead, MessageRead
 from civdesk.core.clock import now
+from civdesk.db import writes
 from civdesk.delivery import service as delivery_service
 
 _message = cast(Table, Message.__table__)
-_INSERT = insert(_message).returning(_message.c.id)
 
 
 async def conversation_read(*, session: AsyncSession, conversation_id: int) -> ConversationRead:
@@ -63,9 +63,9 @@ async def send(
         "created_at": now(),
     }
     conn = await session.connection()
-    message_id: int = (await conn.execute(_INSERT, values)).scalar_one()
+    message_id = await writes.insert_now(conn, writes.inserting(_message, values))
     if outbound:
-        delivery_service.queue(session=session, message_id=message_id, channel_id=conversation.channel_id)
+        await delivery_service.queue(session=session, message_id=message_id, channel_id=conversation.channel_id)
     publish.message_read_created(
         session=session, message=MessageRead.model_validate(values | {"id": message_id}), conversation=conversation
     )

@@ -205,7 +205,7 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
         session=session, message=MessageRead.model_validate(values | {"id": message_id}), conversation=conversation
     )
     if any(a.get("file_id") for a in event.attachments):
-        delivery_service.queue(session=session, message_id=message_id, channel_id=channel.id, kind=JobKind.FETCH)
+        await delivery_service.queue(session=session, message_id=message_id, channel_id=channel.id, kind=JobKind.FETCH)
     phone = _own_phone(channel, event, new_contact=found is None)
     if phone is not None:  # rare: a first WhatsApp message, or a shared own contact
         await contact_service.record_phone(

@@ -192,7 +192,7 @@ async def reply(
     await routing_service.agent_replied(session=session, conversation=conversation, agent_id=who.agent_id)
     conversation.last_message_at = message.created_at
     await session.flush()
-    delivery_service.queue(session=session, message_id=message.id, channel_id=conversation.channel_id)
+    await delivery_service.queue(session=session, message_id=message.id, channel_id=conversation.channel_id)
     conv = loaded.read()
     return publish.message_created(session=session, message=message, conversation=conv)
 

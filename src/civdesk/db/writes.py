@@ -72,7 +72,19 @@ class Write:
 
 
 def inserting(table: Table, row: Mapping[str, Any]) -> Write:
-    return Write(Part(table, "insert", tuple(sorted(row))), row)
+    part = Part(table, "insert", tuple(sorted(row)))
+    _every_default_given(part)
+    return Write(part, row)
+
+
+@functools.cache
+def _every_default_given(part: Part) -> None:
+    """A write that travels as a CTE (PostgreSQL) gets no Python-side column defaults, so the row must
+    name those columns itself; checked once per shape, failing on any database alike."""
+    defaulted = (c for c in part.table.c if c.default is not None and not c.primary_key)
+    missing = [c.name for c in defaulted if c.name not in part.columns]
+    if missing:
+        raise ValueError(f"an INSERT into {part.table.name} must give {', '.join(missing)} (no defaults apply)")
 
 
 def updating(table: Table, row_id: int, changes: Mapping[str, Any]) -> Write:

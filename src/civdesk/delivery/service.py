@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.channel.models import Channel
 from civdesk.core.clock import now
+from civdesk.db import writes
 from civdesk.delivery.models import DeliveryJob, JobKind, JobStatus
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime import service as realtime_service
@@ -25,17 +26,25 @@ class ClaimedJob:
     kind: str = JobKind.SEND.value
 
 
-def queue(*, session: AsyncSession, message_id: int, channel_id: int, kind: JobKind = JobKind.SEND) -> DeliveryJob:
-    """Adds a job to the caller's transaction and wakes the workers once it commits."""
-    job = DeliveryJob(
-        message_id=message_id, channel_id=channel_id, kind=kind.value, status=JobStatus.PENDING.value, due_at=now()
-    )
-    session.add(job)
-    realtime_service.notify_after_commit(session=session, topic=bus_module.DELIVERY_TOPIC)
-    return job
-
-
 _job = cast(Table, DeliveryJob.__table__)
+
+
+async def queue(*, session: AsyncSession, message_id: int, channel_id: int, kind: JobKind = JobKind.SEND) -> None:
+    """Adds a job to the caller's transaction (on PostgreSQL it travels with the transaction's next
+    statement, usually the events' at commit) and wakes the workers once it commits."""
+    moment = now()
+    row = {
+        "message_id": message_id,
+        "channel_id": channel_id,
+        "kind": kind.value,
+        "status": JobStatus.PENDING.value,
+        "attempts": 0,
+        "due_at": moment,
+        "last_error": None,
+        "created_at": moment,  # every column: a write that travels as a CTE gets no Python-side defaults
+    }
+    await writes.later(await session.connection(), writes.inserting(_job, row))
+    realtime_service.notify_after_commit(session=session, topic=bus_module.DELIVERY_TOPIC)
 _DUE = _job.c.due_at <= bindparam("moment")
 _PENDING = _job.c.status == JobStatus.PENDING.value
 _CLAIMABLE = _job.c.status.in_((JobStatus.PENDING.value, JobStatus.SENDING.value))
