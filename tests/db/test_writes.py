@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import psycopg
 import pytest
 from sqlalchemy import Table, event, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -86,8 +87,23 @@ async def test_a_pending_write_is_seen_by_the_next_read(
         assert combined.startswith("WITH pending_write_0 AS") and "count(" in read
 
 
+@pytest.fixture
+def sent_to_psycopg(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements psycopg's cursors execute: SQLAlchemy's, and the combined writes that `writes`
+    runs on the driver directly (BEGIN and COMMIT are the connection's, not a cursor's)."""
+    sent: list[str] = []
+    execute = psycopg.AsyncCursor.execute
+
+    async def recording(self: psycopg.AsyncCursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return await execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", recording)
+    return sent
+
+
 async def test_writes_travel_with_the_events_in_one_statement(
-    sessionmaker: async_sessionmaker[AsyncSession], statements: list[str]
+    sessionmaker: async_sessionmaker[AsyncSession], sent_to_psycopg: list[str]
 ) -> None:
     async with sessionmaker() as session:
         agency = await agency_service.create(session=session, slug="writes", name="Відомство")
@@ -96,14 +112,14 @@ async def test_writes_travel_with_the_events_in_one_statement(
         conn = await session.connection()
         combined = writes.combines(conn)
         timer_ids = await writes.next_ids(conn, _timer, _timer) if combined else []
-        statements.clear()
+        sent_to_psycopg.clear()
         for n, kind in enumerate(("a", "b")):
             await writes.later(conn, writes.inserting(_timer, _row(kind) | ({"id": timer_ids[n]} if combined else {})))
         realtime_service.emit(session=session, agency_id=agency.id, type="test.one", payload={"n": 1})
         realtime_service.emit(session=session, agency_id=agency.id, type="test.two", payload={"n": 2})
         await realtime_service.commit(session)
     if combined:
-        assert len(statements) == 1, statements  # two writes and two events: one round trip
+        assert len(sent_to_psycopg) == 1, sent_to_psycopg  # two writes and two events: one round trip
     async with sessionmaker() as session:
         events = (await session.execute(select(_event.c.type).order_by(_event.c.id))).scalars().all()
     assert events == ["test.one", "test.two"]
@@ -273,3 +289,32 @@ def test_an_insert_without_a_column_that_has_a_python_default_is_refused_on_ever
     del row["created_at"]
     with pytest.raises(ValueError, match="created_at"):
         writes.inserting(_timer, row)
+
+
+async def test_a_connection_dropped_before_the_combined_write_rolls_back_cleanly(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The combined write at commit runs on psycopg directly: a dropped connection must still come back
+    as SQLAlchemy's invalidated-connection error (the webhook retries on it), and nothing half-written."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to drop connections")
+    async with sessionmaker() as session:
+        agency = await agency_service.create(session=session, slug="dropped", name="Відомство")
+        await session.commit()
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        [timer_id] = await writes.next_ids(conn, _timer)
+        await writes.later(conn, writes.inserting(_timer, _row("lost") | {"id": timer_id}))
+        realtime_service.emit(session=session, agency_id=agency.id, type="test.lost", payload={})
+        backend_pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
+        async with engine.connect() as admin:
+            await admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend_pid or 0)})")
+            await admin.commit()
+        await asyncio.sleep(0.2)
+        with pytest.raises(DBAPIError) as failure:
+            await realtime_service.commit(session)
+        assert failure.value.connection_invalidated
+        await realtime_service.discard(session)
+    async with sessionmaker() as session:
+        assert (await session.execute(select(func.count()).select_from(_event))).scalar() == 0
+    assert await _kinds(sessionmaker) == []
