@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, literal, select, true, update
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from civdesk.channel.service import ChannelSnapshot
@@ -83,15 +83,7 @@ _identity = cast(Table, ContactIdentity.__table__)
 _conversation = cast(Table, Conversation.__table__)
 _message = cast(Table, Message.__table__)
 _UNBLOCK = update(_identity).where(_identity.c.id == bindparam("identity_id")).values(is_blocked=False)
-_found = _LOOKUP.subquery("found")
-# PostgreSQL: always one row, with the ids the new rows will need drawn in the same round trip. A CASE
-# evaluates only the branch it takes, so a sequence is advanced only when its row will be inserted.
-_LOOKUP_WITH_IDS = select(
-    *_found.c,
-    writes.next_id_of(_message).label("next_message_id"),
-    case((_found.c.identity_id.is_(None), writes.next_id_of(_contact))).label("next_contact_id"),
-    case((_found.c.conversation_id.is_(None), writes.next_id_of(_conversation))).label("next_conversation_id"),
-).select_from(select(literal(1).label("one")).subquery("one").outerjoin(_found, true()))
+_LOOKUP_WITH_NEXT_ID = _LOOKUP.add_columns(writes.next_id_of(_message).label("next_message_id"))
 
 
 @dataclass(frozen=True)
@@ -130,18 +122,17 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
     # Core statements straight on the connection: the ORM session layer adds CPU to each one.
     conn = await session.connection()
     combine = writes.combines(conn)
-    looked_up = (
+    found = (
         await conn.execute(
-            _LOOKUP_WITH_IDS if combine else _LOOKUP,
+            _LOOKUP_WITH_NEXT_ID if combine else _LOOKUP,
             {"channel_id": channel.id, "external_id": event.sender.external_id, "platform_key": event.platform_key},
         )
     ).first()
-    found = looked_up if looked_up is not None and looked_up.identity_id is not None else None
     if found is not None and found.duplicate_id is not None:
         return None
     created = found is None or found.conversation_id is None
     # Ids known now let the INSERTs wait for the event's statement (PostgreSQL); None: take them from RETURNING.
-    ids = _ids_drawn(looked_up) if combine else _Ids()
+    ids = await _ids_ahead(conn, found) if combine else _Ids()
     if found is None:
         contact_id = await _new_contact(conn, channel, event, stamp, ids.contact)
         contact_name = event.sender.display_name[:255]
@@ -232,13 +223,15 @@ class _Ids:
     message: int | None = None
 
 
-def _ids_drawn(looked_up: Any) -> _Ids:
-    """PostgreSQL: the new rows' ids, drawn by the lookup (`_LOOKUP_WITH_IDS`) before their INSERTs."""
-    return _Ids(
-        contact=looked_up.next_contact_id,
-        conversation=looked_up.next_conversation_id,
-        message=looked_up.next_message_id,
-    )
+async def _ids_ahead(conn: AsyncConnection, found: Any) -> _Ids:
+    """PostgreSQL: the new rows' ids before their INSERTs; the lookup drew the message's already."""
+    if found is None:
+        contact, conversation, message = await writes.next_ids(conn, _contact, _conversation, _message)
+        return _Ids(contact=contact, conversation=conversation, message=message)
+    if found.conversation_id is None:
+        [conversation] = await writes.next_ids(conn, _conversation)
+        return _Ids(conversation=conversation, message=found.next_message_id)
+    return _Ids(message=found.next_message_id)
 
 
 def _own_phone(channel: ChannelSnapshot, event: InboundEvent, *, new_contact: bool) -> str | None:
