@@ -16,35 +16,32 @@ without an id get theirs in no particular order.
 
 SQLite has no data-modifying CTEs and no round trips to save (sqlite_inline): `later` runs the statement
 at once there, and `insert_now` gives the new row's id. Both go straight to the inline driver's sqlite3
-connection with the statement's SQL and bind processors, compiled once per shape: SQLAlchemy's execution
-layer (execution context, cursor result, greenlet hops) cost about 37 µs per INSERT beside SQLite's own
-7 µs, several times per stored webhook and per routing decision. An error is SQLAlchemy's, as ever.
+connection (`db/direct`): SQLAlchemy's execution layer cost about 37 µs per INSERT beside SQLite's own 7 µs,
+several times per stored webhook and per routing decision.
 
 Statements are built once per shape (which parts, which columns) with bind parameters and kept, so
 SQLAlchemy neither builds nor compiles them again: building `insert().values(row)` per call cost more CPU
-than the round trips it saved. The combined statements then run on the psycopg connection itself, with
-their SQL and bind processors compiled once per shape too: SQLAlchemy still keys a statement on every
-execution, walking all of it, and for these big ones that cost 0.28 ms of CPU per statement (a combined
-write of two timers and two events: 0.49-0.53 ms per transaction through SQLAlchemy, 0.22-0.24 direct).
+than the round trips it saved. The combined statements then run on the psycopg connection itself
+(`db/direct`, compiled once per shape too): SQLAlchemy still keys a statement on every execution, walking
+all of it, and for these big ones that cost about 0.28 ms of CPU per statement (a combined write of two
+timers and two events: 0.49-0.53 ms per transaction through SQLAlchemy, 0.22-0.24 ms direct).
 """
 
 from __future__ import annotations
 
 import functools
-import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import psycopg
 from sqlalchemy import Table, bindparam, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import UpdateBase
 
-from civdesk.db.sqlite_inline import InlineConnection
+from civdesk.db import direct
+from civdesk.db.direct import Direct
 
 _PENDING = "civdesk_pending_writes"
 _POSTGRES = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -141,19 +138,14 @@ def _touches_a_pending_row(write: Write, pending: list[Write]) -> bool:
 async def insert_now(conn: AsyncConnection, write: Write) -> int:
     """Runs `write` at once (nothing pending goes with it: SQLite, or an id not drawn ahead); the id of
     the row it inserted (for an UPDATE, the row's own)."""
-    inline = _inline_driver(conn)
-    direct = _direct(write.part, conn.dialect) if inline is not None else None
-    if inline is None or direct is None:
+    inline = direct.inline_driver(conn)
+    compiled = _direct(write.part, conn.dialect) if inline is not None else None
+    if inline is None or compiled is None:
         if write.part.kind == "update":
             await conn.execute(_just_pending((write.part,)), _params("w0", write))
             return int(write.values["id"])
         return int((await conn.execute(_returning_id(write.part), _params("w0", write))).scalar_one())
-    args = direct.arguments(_params("w0", write))
-    assert isinstance(args, list)  # SQLite's parameters are positional
-    try:
-        row_id = inline.run(direct.sql, args)
-    except sqlite3.Error as error:
-        raise DBAPIError.instance(direct.sql, args, error, sqlite3.Error, dialect=conn.dialect) from error
+    row_id = direct.run_inline(conn, inline, compiled, _params("w0", write))
     return int(write.values["id"]) if write.part.kind == "update" else row_id
 
 
@@ -168,13 +160,12 @@ async def insert_with_pending(conn: AsyncConnection, inserts: list[Write]) -> li
     pending = conn.sync_connection.info.pop(_PENDING, [])  # type: ignore[union-attr]
     shape = (tuple(w.part for w in pending), tuple(w.part for w in inserts))
     params = _all_params(pending, "w") | _all_params(inserts, "r")
-    # Straight on psycopg: SQLAlchemy keys a statement this big anew on every execution, which cost more
-    # CPU than the round trip (0.4-0.5 ms per stored webhook).
-    driver = _psycopg_driver(conn)
-    direct = _direct_returning_ids(*shape, conn.dialect) if driver is not None else None
-    if driver is None or direct is None:
+    driver = direct.psycopg_driver(conn)
+    compiled = _direct_returning_ids(*shape, conn.dialect) if driver is not None else None
+    if driver is None or compiled is None:
         return [int(value) for value in (await conn.execute(_returning_ids(*shape), params)).one()]
-    return [int(value) for value in await _on_psycopg(conn, driver, direct, params, returns_row=True)]
+    row = await direct.run_on_psycopg(conn, driver, compiled, params, returns_row=True)
+    return [int(value) for value in row]
 
 
 async def next_ids(conn: AsyncConnection, *tables: Table) -> list[int]:
@@ -228,58 +219,23 @@ def _returning_id(part: Part) -> Any:
     return part.statement("w0").returning(part.table.c.id)
 
 
-@dataclass(frozen=True)
-class _Direct:
-    """A statement compiled for its driver, to run without SQLAlchemy's execution layer: the SQL, and each
-    bind parameter's name and processor, the ones SQLAlchemy applies (datetimes as text on SQLite, JSON
-    serialised). SQLite's parameters are positional, psycopg's named."""
-
-    sql: str
-    names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
-    positional: bool
-
-    def arguments(self, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
-        values = [
-            params[name] if process is None else process(params[name])
-            for name, process in zip(self.names, self.processors, strict=True)
-        ]
-        return values if self.positional else dict(zip(self.names, values, strict=True))
-
-
-def _compiled_direct(statement: Any, dialect: Dialect, expected: set[str]) -> _Direct | None:
-    """None when running it takes more than the caller's parameters (SQLAlchemy would add a column's
-    Python-side default, or escape a name): that statement keeps SQLAlchemy's execution."""
-    compiled = statement.compile(dialect=dialect)
-    positional = compiled.positiontup is not None
-    names = tuple(compiled.positiontup if compiled.positiontup is not None else compiled.binds)
-    if set(names) != expected or compiled.escaped_bind_names:
-        return None
-    return _Direct(
-        sql=str(compiled),
-        names=names,
-        processors=tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names),
-        positional=positional,
-    )
-
-
 def _slots(prefix: str, parts: tuple[Part, ...]) -> set[str]:
     return {f"{prefix}{n}_{column}" for n, part in enumerate(parts) for column in part.columns}
 
 
 @functools.lru_cache(maxsize=256)
-def _direct(part: Part, dialect: Dialect) -> _Direct | None:
-    return _compiled_direct(part.statement("w0"), dialect, _slots("w", (part,)))
+def _direct(part: Part, dialect: Dialect) -> Direct | None:
+    return direct.compile_for(part.statement("w0"), dialect, _slots("w", (part,)))
 
 
 @functools.lru_cache(maxsize=256)
-def _direct_returning_ids(pending: tuple[Part, ...], inserts: tuple[Part, ...], dialect: Dialect) -> _Direct | None:
-    return _compiled_direct(_returning_ids(pending, inserts), dialect, _slots("w", pending) | _slots("r", inserts))
+def _direct_returning_ids(pending: tuple[Part, ...], inserts: tuple[Part, ...], dialect: Dialect) -> Direct | None:
+    return direct.compile_for(_returning_ids(pending, inserts), dialect, _slots("w", pending) | _slots("r", inserts))
 
 
 @functools.lru_cache(maxsize=256)
-def _direct_pending(pending: tuple[Part, ...], dialect: Dialect) -> _Direct | None:
-    return _compiled_direct(_just_pending(pending), dialect, _slots("w", pending))
+def _direct_pending(pending: tuple[Part, ...], dialect: Dialect) -> Direct | None:
+    return direct.compile_for(_just_pending(pending), dialect, _slots("w", pending))
 
 
 async def _send_pending(conn: AsyncConnection) -> None:
@@ -290,47 +246,12 @@ async def _send_pending(conn: AsyncConnection) -> None:
     if not pending:
         return
     parts, params = tuple(w.part for w in pending), _all_params(pending, "w")
-    driver = _psycopg_driver(conn)
-    direct = _direct_pending(parts, conn.dialect) if driver is not None else None
-    if driver is None or direct is None:
+    driver = direct.psycopg_driver(conn)
+    compiled = _direct_pending(parts, conn.dialect) if driver is not None else None
+    if driver is None or compiled is None:
         await conn.execute(_just_pending(parts), params)
         return
-    await _on_psycopg(conn, driver, direct, params, returns_row=False)
-
-
-async def _on_psycopg(
-    conn: AsyncConnection,
-    driver: psycopg.AsyncConnection[Any],
-    direct: _Direct,
-    params: Mapping[str, Any],
-    *,
-    returns_row: bool,
-) -> Any:
-    """Runs a combined statement on the psycopg connection itself, in the transaction SQLAlchemy began;
-    its one row if it `returns_row`. A dropped connection is invalidated and reported as SQLAlchemy
-    would (callers retry on it)."""
-    args = direct.arguments(params)
-    try:
-        async with driver.cursor() as cursor:
-            await cursor.execute(direct.sql, args)
-            return await cursor.fetchone() if returns_row else None
-    except psycopg.Error as error:
-        gone = bool(driver.closed or driver.broken)
-        if gone:
-            await conn.invalidate(error)
-        raise DBAPIError.instance(
-            direct.sql, args, error, psycopg.Error, connection_invalidated=gone, dialect=conn.dialect
-        ) from error
-
-
-def _inline_driver(conn: AsyncConnection) -> InlineConnection | None:
-    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    return driver if isinstance(driver, InlineConnection) else None
-
-
-def _psycopg_driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any] | None:
-    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    return driver if isinstance(driver, psycopg.AsyncConnection) else None
+    await direct.run_on_psycopg(conn, driver, compiled, params, returns_row=False)
 
 
 def _send_pending_first(conn: Connection, *_: Any) -> None:
