@@ -12,6 +12,7 @@ callers handle them as ever (an IntegrityError's retry, a dropped connection's `
 from __future__ import annotations
 
 import sqlite3
+from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,28 +34,54 @@ class Direct:
     names: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
+    constants: Mapping[str, Any]  # the values of literals a read carries (`literal(0)`)
+    row: type[tuple[Any, ...]] | None = None  # a read's rows, by column name
+    converters: tuple[Callable[[Any], Any] | None, ...] = ()  # a read's result processors
+
+    def rows_of(self, fetched: list[tuple[Any, ...]]) -> list[Any]:
+        assert self.row is not None
+        make = self.row._make  # type: ignore[attr-defined]
+        if not any(self.converters):
+            return [make(values) for values in fetched]
+        return [
+            make([v if convert is None else convert(v) for v, convert in zip(values, self.converters, strict=True)])
+            for values in fetched
+        ]
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
+        given = {**self.constants, **params} if self.constants else params
         values = [
-            params[name] if process is None else process(params[name])
+            given[name] if process is None else process(given[name])
             for name, process in zip(self.names, self.processors, strict=True)
         ]
         return values if self.positional else dict(zip(self.names, values, strict=True))
 
 
-def compile_for(statement: Any, dialect: Dialect, expected: set[str]) -> Direct | None:
+def compile_for(statement: Any, dialect: Dialect, expected: set[str], *, reads: bool = False) -> Direct | None:
     """None when running it takes more than the `expected` parameters (SQLAlchemy would add a column's
-    Python-side default, or escape a name): that statement keeps SQLAlchemy's execution."""
+    Python-side default, expand a list, or escape a name): that statement keeps SQLAlchemy's execution.
+    A write must use every expected parameter; a read may leave some unused, and its rows come with the
+    statement's column names and SQLAlchemy's result processors (timezone-aware datetimes)."""
     compiled = statement.compile(dialect=dialect)
     positional = compiled.positiontup is not None
-    names = tuple(compiled.positiontup if compiled.positiontup is not None else compiled.binds)
-    if set(names) != expected or compiled.escaped_bind_names:
+    binds = {name: bind for bind, name in compiled.bind_names.items()}  # as rendered in the SQL
+    names = tuple(compiled.positiontup if compiled.positiontup is not None else binds)
+    # A read's literals carry their values; a write's parameters all come from the caller (a bind with a
+    # value there would be a default SQLAlchemy fills in at run time).
+    constants = {n: binds[n].effective_value for n in names if n not in expected and not binds[n].required}
+    if (set(names) - expected - set(constants)) if reads else (set(names) != expected):
         return None
+    if compiled.escaped_bind_names or "POSTCOMPILE" in str(compiled) or any(b.callable for b in binds.values()):
+        return None
+    columns = list(statement.selected_columns) if reads else []
     return Direct(
         sql=str(compiled),
         names=names,
-        processors=tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names),
+        processors=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names),
         positional=positional,
+        constants=constants,
+        row=namedtuple("Row", [c.key for c in columns]) if reads else None,
+        converters=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
     )
 
 
@@ -80,6 +107,32 @@ def run_inline(conn: AsyncConnection, inline: InlineConnection, direct: Direct, 
         raise DBAPIError.instance(direct.sql, args, error, sqlite3.Error, dialect=conn.dialect) from error
 
 
+async def rows_on_psycopg(
+    conn: AsyncConnection, driver: psycopg.AsyncConnection[Any], direct: Direct, params: Mapping[str, Any]
+) -> list[Any]:
+    """Runs a read (compiled with `reads=True`) on the psycopg connection: its rows, by column name."""
+    args = direct.arguments(params)
+    try:
+        async with driver.cursor() as cursor:
+            await cursor.execute(direct.sql, args)
+            return direct.rows_of(await cursor.fetchall())
+    except psycopg.Error as error:
+        raise await _raised(conn, driver, direct, args, error) from error
+
+
+async def _raised(
+    conn: AsyncConnection, driver: psycopg.AsyncConnection[Any], direct: Direct, args: Any, error: psycopg.Error
+) -> BaseException:
+    """SQLAlchemy's exception for a driver's error; a dropped connection is invalidated first, as
+    SQLAlchemy does with its own statements."""
+    gone = bool(driver.closed or driver.broken)
+    if gone:
+        await conn.invalidate(error)
+    return DBAPIError.instance(
+        direct.sql, args, error, psycopg.Error, connection_invalidated=gone, dialect=conn.dialect
+    )
+
+
 async def run_on_psycopg(
     conn: AsyncConnection,
     driver: psycopg.AsyncConnection[Any],
@@ -88,17 +141,11 @@ async def run_on_psycopg(
     *,
     returns_row: bool,
 ) -> Any:
-    """Runs a statement on the psycopg connection; its one row if it `returns_row`. A dropped connection
-    is invalidated, as SQLAlchemy does with its own statements."""
+    """Runs a statement on the psycopg connection; its one row if it `returns_row`."""
     args = direct.arguments(params)
     try:
         async with driver.cursor() as cursor:
             await cursor.execute(direct.sql, args)
             return await cursor.fetchone() if returns_row else None
     except psycopg.Error as error:
-        gone = bool(driver.closed or driver.broken)
-        if gone:
-            await conn.invalidate(error)
-        raise DBAPIError.instance(
-            direct.sql, args, error, psycopg.Error, connection_invalidated=gone, dialect=conn.dialect
-        ) from error
+        raise await _raised(conn, driver, direct, args, error) from error

@@ -1,0 +1,50 @@
+"""Statements run on the driver itself give what SQLAlchemy's execution gives."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import cast
+
+import pytest
+from sqlalchemy import Table, bindparam, literal, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from civdesk.agency import service as agency_service
+from civdesk.agency.models import Agency
+from civdesk.db import direct
+from civdesk.db.session import create_engine_for, create_sessionmaker
+
+_agency = cast(Table, Agency.__table__)
+# A literal (its value travels with the statement), a bound parameter, and an aware datetime column.
+_READ = select(_agency.c.id, _agency.c.slug, _agency.c.created_at, literal(7).label("seven")).where(
+    _agency.c.slug == bindparam("slug")
+)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine_for(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def test_a_read_on_psycopg_gives_the_rows_sqlalchemy_gives(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("reads run on the driver on PostgreSQL only")
+    async with create_sessionmaker(engine)() as session:
+        await agency_service.create(session=session, slug="direct-read", name="Відомство")
+        await session.commit()
+    compiled = direct.compile_for(_READ, engine.dialect, {"slug"}, reads=True)
+    assert compiled is not None and compiled.constants == {"param_1": 7}
+    async with engine.connect() as conn:
+        driver = direct.psycopg_driver(conn)
+        assert driver is not None
+        straight = await direct.rows_on_psycopg(conn, driver, compiled, {"slug": "direct-read"})
+        usual = (await conn.execute(_READ, {"slug": "direct-read"})).all()
+    assert [tuple(r) for r in straight] == [tuple(r) for r in usual]
+    assert straight[0].seven == 7 and straight[0].created_at.tzinfo is not None
+
+
+def test_a_statement_that_expands_a_list_keeps_sqlalchemys_execution(engine: AsyncEngine) -> None:
+    expanding = select(_agency.c.id).where(_agency.c.id.in_(bindparam("ids", expanding=True)))
+    assert direct.compile_for(expanding, engine.dialect, {"ids"}, reads=True) is None
