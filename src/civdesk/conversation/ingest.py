@@ -26,7 +26,7 @@ from civdesk.conversation.models import Conversation, DeliveryStatus, Direction,
 from civdesk.conversation.schemas import ConversationRead, MessageRead
 from civdesk.core import events
 from civdesk.core.clock import now
-from civdesk.db import writes
+from civdesk.db import direct, writes
 from civdesk.delivery import service as delivery_service
 from civdesk.delivery.models import JobKind
 from civdesk.routing import service as routing_service
@@ -122,12 +122,12 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
     # Core statements straight on the connection: the ORM session layer adds CPU to each one.
     conn = await session.connection()
     combine = writes.combines(conn)
-    found = (
-        await conn.execute(
-            _LOOKUP_WITH_NEXT_ID if combine else _LOOKUP,
-            {"channel_id": channel.id, "external_id": event.sender.external_id, "platform_key": event.platform_key},
-        )
-    ).first()
+    looked_up = await direct.read(
+        conn,
+        _LOOKUP_WITH_NEXT_ID if combine else _LOOKUP,
+        {"channel_id": channel.id, "external_id": event.sender.external_id, "platform_key": event.platform_key},
+    )
+    found = looked_up[0] if looked_up else None
     if found is not None and found.duplicate_id is not None:
         return None
     created = found is None or found.conversation_id is None

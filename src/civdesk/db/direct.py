@@ -11,9 +11,10 @@ callers handle them as ever (an IntegrityError's retry, a dropped connection's `
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,21 @@ def compile_for(statement: Any, dialect: Dialect, expected: set[str], *, reads: 
         row=namedtuple("Row", [c.key for c in columns]) if reads else None,
         converters=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _for_reading(statement: Any, dialect: Dialect, expected: frozenset[str]) -> Direct | None:
+    return compile_for(statement, dialect, set(expected), reads=True)
+
+
+async def read(conn: AsyncConnection, statement: Any, params: Mapping[str, Any]) -> Sequence[Any]:
+    """The rows of a read built once (a module's constant, a cached shape): on PostgreSQL straight on
+    psycopg, compiled once; elsewhere, or when it cannot run that way, through SQLAlchemy."""
+    driver = psycopg_driver(conn)
+    compiled = _for_reading(statement, conn.dialect, frozenset(params)) if driver is not None else None
+    if driver is None or compiled is None:
+        return (await conn.execute(statement, params)).all()
+    return await rows_on_psycopg(conn, driver, compiled, params)
 
 
 def inline_driver(conn: AsyncConnection) -> InlineConnection | None:

@@ -20,8 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Float, Integer, Select, Table, and_, bindparam, case, func, literal, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.agent.models import Agent
 from civdesk.channel.models import Channel
@@ -30,7 +29,6 @@ from civdesk.conversation.models import Conversation, Status
 from civdesk.conversation.schemas import ConversationRead
 from civdesk.core.clock import as_utc, now
 from civdesk.db import direct, writes
-from civdesk.db.direct import Direct
 from civdesk.routing.config import AgencyRouting
 from civdesk.routing.models import AgentLanguage, AgentLoad, AgentSkill, RoutingDecision, Strategy
 
@@ -122,7 +120,7 @@ async def choose(
     )
     if conn.dialect.name == "postgresql":
         params |= {"claim_moment": now(), "claim_agency": cfg.id}
-        rows = await _read(conn, shape, params)
+        rows = await direct.read(conn, _rank_and_claim(shape), params)
         ranking = _ranking_of(rows)
         claimed = rows[0].claimed if rows else None
         chosen = next((c for c in ranking.candidates if c.agent_id == claimed), None)
@@ -383,29 +381,10 @@ async def lock_conversation(*, session: AsyncSession, conversation_id: int) -> A
     """The conversation, locked until commit so one decision at a time touches it, with what its
     events need (channel type, citizen's name): no second read to tell the consoles."""
     conn = await session.connection()  # Core on the connection: the ORM session layer adds CPU per statement
-    rows = await _read(conn, None, {"conversation_id": conversation_id})
+    # On PostgreSQL straight on psycopg (as the rank-and-claim): SQLAlchemy keys both big statements by
+    # walking them on every execution, which cost more CPU than running them.
+    rows = await direct.read(conn, _LOCK_ONE, {"conversation_id": conversation_id})
     return rows[0] if rows else None
-
-
-_PARAMS = frozenset(
-    {"conversation_id", "agency_id", "topic_id", "language", "sticky_to", "limit", "claim_moment", "claim_agency"}
-)
-
-
-@functools.cache
-def _direct_read(shape: _Shape | None, dialect: Dialect) -> Direct | None:
-    statement = _LOCK_ONE if shape is None else _rank_and_claim(shape)
-    return direct.compile_for(statement, dialect, set(_PARAMS), reads=True)
-
-
-async def _read(conn: AsyncConnection, shape: _Shape | None, params: dict[str, Any]) -> Sequence[Any]:
-    """A decision's lock (no shape) or its rank-and-claim, on PostgreSQL straight on psycopg: SQLAlchemy
-    keys both big statements by walking them on every execution, which cost more CPU than running them."""
-    driver = direct.psycopg_driver(conn)
-    compiled = _direct_read(shape, conn.dialect) if driver is not None else None
-    if driver is None or compiled is None:
-        return (await conn.execute(_LOCK_ONE if shape is None else _rank_and_claim(shape), params)).all()
-    return await direct.rows_on_psycopg(conn, driver, compiled, params)
 
 
 def read_of(row: Any, **changes: Any) -> ConversationRead:
