@@ -30,7 +30,10 @@ class LiveServer:
         self._shutdown_timeout = shutdown_timeout
         # lifespan "on", not "auto": "auto" logs a failing startup and serves anyway, hiding the cause.
         # A short graceful timeout: open long polls or keep-alive clients must not stall a teardown.
-        self._config = uvicorn.Config(app, log_level=log_level, lifespan=lifespan,
+        # Keep-alive longer than any pause in a test: with uvicorn's 5 s, a client that waited about 5 s
+        # (a delivery retried after 5 s) sent its next request on the connection the server was closing,
+        # and got "connection reset by peer".
+        self._config = uvicorn.Config(app, log_level=log_level, lifespan=lifespan, timeout_keep_alive=120,
                                       timeout_graceful_shutdown=max(1, int(shutdown_timeout) - 1))
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
