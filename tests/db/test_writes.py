@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from sqlalchemy import Table, event, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from civdesk.agency import service as agency_service
 from civdesk.core.clock import now
@@ -205,6 +205,15 @@ async def test_sqlite_keeps_its_write_ahead_log_short_from_another_thread(
     assert wal.stat().st_size < 2_500_000, wal.stat().st_size
 
 
+async def _drop_from_the_server(engine: AsyncEngine, conn: AsyncConnection) -> None:
+    """Ends `conn`'s backend from another connection, as an admin or a restart would."""
+    backend_pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
+    async with engine.connect() as admin:
+        await admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend_pid or 0)})")
+        await admin.commit()
+    await asyncio.sleep(0.2)  # the server's goodbye reaches the socket
+
+
 async def test_a_connection_the_server_dropped_rolls_back_cleanly(
     engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], database_url: str
 ) -> None:
@@ -216,11 +225,7 @@ async def test_a_connection_the_server_dropped_rolls_back_cleanly(
     async with sessionmaker() as session:
         conn = await session.connection()
         await writes.later(conn, writes.inserting(_timer, _row("lost")))
-        backend_pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
-        async with engine.connect() as admin:
-            await admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend_pid or 0)})")
-            await admin.commit()
-        await asyncio.sleep(0.2)
+        await _drop_from_the_server(engine, conn)
         with pytest.raises(DBAPIError) as failure:
             await session.execute(select(1))
         assert failure.value.connection_invalidated
@@ -306,11 +311,7 @@ async def test_a_connection_dropped_before_the_combined_write_rolls_back_cleanly
         [timer_id] = await writes.next_ids(conn, _timer)
         await writes.later(conn, writes.inserting(_timer, _row("lost") | {"id": timer_id}))
         realtime_service.emit(session=session, agency_id=agency.id, type="test.lost", payload={})
-        backend_pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
-        async with engine.connect() as admin:
-            await admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend_pid or 0)})")
-            await admin.commit()
-        await asyncio.sleep(0.2)
+        await _drop_from_the_server(engine, conn)
         with pytest.raises(DBAPIError) as failure:
             await realtime_service.commit(session)
         assert failure.value.connection_invalidated

@@ -64,6 +64,7 @@ def compile_for(statement: Any, dialect: Dialect, expected: set[str], *, reads: 
     A write must use every expected parameter; a read may leave some unused, and its rows come with the
     statement's column names and SQLAlchemy's result processors (timezone-aware datetimes)."""
     compiled = statement.compile(dialect=dialect)
+    sql = str(compiled)
     positional = compiled.positiontup is not None
     binds = {name: bind for bind, name in compiled.bind_names.items()}  # as rendered in the SQL
     names = tuple(compiled.positiontup if compiled.positiontup is not None else binds)
@@ -72,11 +73,11 @@ def compile_for(statement: Any, dialect: Dialect, expected: set[str], *, reads: 
     constants = {n: binds[n].effective_value for n in names if n not in expected and not binds[n].required}
     if (set(names) - expected - set(constants)) if reads else (set(names) != expected):
         return None
-    if compiled.escaped_bind_names or "POSTCOMPILE" in str(compiled) or any(b.callable for b in binds.values()):
+    if compiled.escaped_bind_names or "POSTCOMPILE" in sql or any(b.callable for b in binds.values()):
         return None
     columns = list(statement.selected_columns) if reads else []
     return Direct(
-        sql=str(compiled),
+        sql=sql,
         names=names,
         processors=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names),
         positional=positional,
@@ -101,15 +102,19 @@ async def read(conn: AsyncConnection, statement: Any, params: Mapping[str, Any])
     return await rows_on_psycopg(conn, driver, compiled, params)
 
 
+def _driver(conn: AsyncConnection) -> Any:
+    return conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+
+
 def inline_driver(conn: AsyncConnection) -> InlineConnection | None:
     """The embedded SQLite connection under `conn` (sqlite_inline), if that is what it is."""
-    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    driver = _driver(conn)
     return driver if isinstance(driver, InlineConnection) else None
 
 
 def psycopg_driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any] | None:
     """The psycopg connection under `conn`, if that is what it is."""
-    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    driver = _driver(conn)
     return driver if isinstance(driver, psycopg.AsyncConnection) else None
 
 
