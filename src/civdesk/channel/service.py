@@ -19,6 +19,7 @@ from civdesk.channel.schemas import ChannelRead
 from civdesk.channels import registry
 from civdesk.channels.base import ChannelAccount, ChannelAdapter
 from civdesk.core.errors import InvalidInput, NotFound
+from civdesk.db.session import reading
 
 log = logging.getLogger(__name__)
 RECEIVE_MODES = ("webhook", "polling")
@@ -77,7 +78,7 @@ async def snapshot(*, sessionmaker: async_sessionmaker[AsyncSession], channel_id
 async def _read_snapshot(
     *, sessionmaker: async_sessionmaker[AsyncSession], key: tuple[int, int]
 ) -> ChannelSnapshot | None:
-    async with sessionmaker() as session:
+    async with reading(sessionmaker) as session:
         channel = await session.get(Channel, key[1])
     if channel is None:
         _snapshots.pop(key, None)

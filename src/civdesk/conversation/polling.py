@@ -12,6 +12,7 @@ from civdesk.channel import service as channel_service
 from civdesk.channels.base import ChannelError
 from civdesk.conversation.receive import receive
 from civdesk.core.errors import CivdeskError
+from civdesk.db.session import reading
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ class Poller:
         self._timeout = timeout_seconds
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with self._sessionmaker() as session:
+        async with reading(self._sessionmaker) as session:
             channel_ids = [c.id for c in await channel_service.polling_channels(session=session)]
         if not channel_ids:
             return
@@ -43,7 +44,7 @@ class Poller:
                     await asyncio.wait_for(stop.wait(), timeout=2)
 
     async def poll_once(self, channel_id: int, timeout_seconds: int | None = None) -> int:
-        async with self._sessionmaker() as session:
+        async with reading(self._sessionmaker) as session:
             channel = await channel_service.get(session=session, channel_id=channel_id)
             adapter, account, offset = (
                 channel_service.adapter(channel),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import select
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +94,15 @@ def create_engine_for(url: str) -> AsyncEngine:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.asynccontextmanager
+async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for reads that change nothing, ended with COMMIT rather than the ROLLBACK that closing an
+    open session sends. On a ROLLBACK psycopg forgets every statement it prepared on that connection (and
+    sends DEALLOCATE ALL), so the next transactions on it parse and plan each statement anew until it is
+    prepared again: a PostgreSQL routing decision that followed such a rollback took about 1 ms longer.
+    An exception still rolls back."""
+    async with sessionmaker() as session:
+        yield session
+        await session.commit()

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.agent.service import identity_from_token
 from civdesk.core.errors import Unauthorized
+from civdesk.db.session import reading
 from civdesk.presence import service as presence_service
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime import service as realtime_service
@@ -42,7 +43,7 @@ async def agent_events(websocket: WebSocket) -> None:
     # Subscribe before reading the log, so an event committed in between is caught by one or the other.
     async with bus_module.current().subscribe(bus_module.agency_topic(who.agency_id)) as live:
         sent: set[int] = set()
-        async with websocket.app.state.sessionmaker() as session:
+        async with reading(websocket.app.state.sessionmaker) as session:
             latest = await realtime_service.latest_event_id(session=session, agency_id=who.agency_id)
             if cursor_param is None or not cursor_param.isdigit():
                 await websocket.send_json({"type": "hello", "last_event_id": latest})

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from civdesk.core.clock import now
+from civdesk.db.session import reading
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime import service as realtime_service
 from civdesk.timer import service as timer_service
@@ -70,7 +71,7 @@ class TimerWorker:
                     wakeups.get_nowait()
 
     async def _sleep_seconds(self) -> float:
-        async with self._sessionmaker() as session:
+        async with reading(self._sessionmaker) as session:
             due = await timer_service.next_due(session=session)
         if due is None:
             return self._poll_seconds
