@@ -46,7 +46,7 @@ from civdesk.channel.models import Channel  # noqa: E402
 from civdesk.contact.models import Contact  # noqa: E402
 from civdesk.conversation.models import Conversation  # noqa: E402
 from civdesk.core.clock import now  # noqa: E402
-from civdesk.db.session import create_engine_for, create_sessionmaker, sync_url  # noqa: E402
+from civdesk.db.session import create_engine_for, create_sessionmaker, reading, sync_url  # noqa: E402
 from civdesk.presence.models import AgentPresence  # noqa: E402
 from civdesk.realtime import service as realtime_service  # noqa: E402
 from civdesk.routing import assign, decide  # noqa: E402
@@ -113,9 +113,11 @@ def seed(url: str, *, agents: int, open_conversations: int, queued: int, seed_va
             for a in agent_ids
         ])
         skills = []
+        roster_skills: dict[int, dict[str, int]] = {}  # the roster row's copy, as `assign.store_skills` keeps it
         for a in agent_ids:
             for t in rng.sample(topic_ids, SKILLS_PER_AGENT):
                 skills.append({"agent_id": a, "topic_id": t, "level": rng.randint(1, 5)})
+                roster_skills.setdefault(a, {})[str(t)] = skills[-1]["level"]
         conn.execute(insert(_table(AgentSkill)), skills)
         loads = {a: 0 for a in agent_ids}
         total = open_conversations + queued
@@ -141,7 +143,7 @@ def seed(url: str, *, agents: int, open_conversations: int, queued: int, seed_va
             conn.execute(insert(_table(Conversation)), conversations[start:start + chunk])
         conn.execute(insert(_table(AgentLoad)), [
             {"agent_id": a, "agency_id": agency_id, "open_count": min(n, CAPACITY - 1), "capacity": CAPACITY,
-             "online": True, "last_assigned_at": stamp}
+             "online": True, "last_assigned_at": stamp, "skills": roster_skills[a]}
             for a, n in loads.items()
         ])
         queued_ids = list(conn.execute(
@@ -179,14 +181,16 @@ async def decisions(
                 await session.commit()
             baseline.append((time.perf_counter() - started) * 1000)
 
-            async with sessionmaker() as session:  # the choice alone: who is eligible, who is best
+            # The choice alone: who is eligible, who is best. It changes nothing, and it ends with COMMIT as
+            # civdesk's reads do (db.session.reading): a ROLLBACK would make psycopg forget the statements
+            # it prepared on the connection, and the decision after it would parse and plan them anew.
+            async with reading(sessionmaker) as session:
                 row = await assign.lock_conversation(session=session, conversation_id=conversation_id)
                 cfg = await routing_config.load(session=session, agency_id=row.agency_id)
                 started = time.perf_counter()
                 await assign.rank(session=session, cfg=cfg, topic_id=row.topic_id, language=row.language,
                                   strategy="balanced", sticky_to=row.last_helper_id)
                 choices.append((time.perf_counter() - started) * 1000)
-                await session.rollback()
 
             started = time.perf_counter()
             async with sessionmaker() as session:

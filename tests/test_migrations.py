@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 import civdesk.models as models
+from civdesk.db.base import include_object
 from civdesk.db.migrate import downgrade, upgrade
 from civdesk.db.session import sync_url
 
@@ -16,7 +17,10 @@ def _differences(database_url: str) -> list[object]:
     engine = create_engine(sync_url(database_url))
     try:
         with engine.connect() as connection:
-            return list(compare_metadata(MigrationContext.configure(connection), models.Base.metadata))
+            context = MigrationContext.configure(
+                connection, opts={"include_object": include_object(connection.dialect.name)}
+            )
+            return list(compare_metadata(context, models.Base.metadata))
     finally:
         engine.dispose()
 

@@ -14,6 +14,7 @@ from civdesk.agent import service as agent_service
 from civdesk.channel import service as channel_service
 from civdesk.core.errors import Conflict
 from civdesk.knowledge import service as knowledge_service
+from civdesk.routing import assign
 from civdesk.routing import config as routing_config
 from civdesk.routing.models import AgentLanguage, AgentSkill, TransferPartner
 
@@ -212,10 +213,13 @@ async def _seed_routing(*, session: AsyncSession) -> None:
             topic.keywords, topic.names = keywords, names
         for agent in await agent_service.in_agency(session=session, agency_id=agency.id):
             wanted_topics, languages = SKILLS.get(agent.email, ([], []))
-            have = set(await session.scalars(select(AgentSkill.topic_id).where(AgentSkill.agent_id == agent.id)))
-            for topic_slug in wanted_topics:
-                if topic_slug in topics and topics[topic_slug].id not in have:
-                    session.add(AgentSkill(agent_id=agent.id, topic_id=topics[topic_slug].id, level=3))
+            have = await session.execute(
+                select(AgentSkill.topic_id, AgentSkill.level).where(AgentSkill.agent_id == agent.id)
+            )
+            levels = {topic_id: level for topic_id, level in have.tuples()}
+            wanted = {topics[slug].id: 3 for slug in wanted_topics if slug in topics}
+            if wanted.keys() - levels.keys():
+                await assign.store_skills(session=session, agent_id=agent.id, levels=wanted | levels)
             spoken_query = select(AgentLanguage.language).where(AgentLanguage.agent_id == agent.id)
             spoken = set(await session.scalars(spoken_query))
             session.add_all(AgentLanguage(agent_id=agent.id, language=code) for code in languages if code not in spoken)

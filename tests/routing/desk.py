@@ -104,6 +104,17 @@ class Desk:
             await self.presence(name, "online")
         return who
 
+    async def skills(self, name: str, levels: dict[str, int]) -> None:
+        """Replaces an agent's topics (slug → level) as an admin does."""
+        async with self.sessionmaker() as session:
+            await admin.write_skills(
+                session=session,
+                who=self.admin,
+                agent_id=self.agents[name].agent_id,
+                body=SkillsWrite(topics=[SkillLevel(topic_id=self.topics[t], level=n) for t, n in levels.items()]),
+            )
+            await realtime_service.commit(session)
+
     async def presence(self, name: str, status: str) -> None:
         async with self.sessionmaker() as session:
             await presence_service.set_status(session=session, who=self.agents[name], status=status)
@@ -232,6 +243,17 @@ class Desk:
         async with self.sessionmaker() as session:
             rows = dict((await session.execute(select(AgentLoad.agent_id, AgentLoad.open_count))).all())
         return {name: rows.get(who.agent_id, 0) for name, who in self.agents.items()}
+
+    async def roster_skills(self) -> dict[str, dict[str, int]]:
+        """Each agent's roster copy of their skills, by topic slug."""
+        slugs = {str(topic_id): slug for slug, topic_id in self.topics.items()}
+        async with self.sessionmaker() as session:
+            rows = dict((await session.execute(select(AgentLoad.agent_id, AgentLoad.skills))).all())
+        return {
+            name: {slugs[key]: level for key, level in rows[who.agent_id].items()}
+            for name, who in self.agents.items()
+            if who.agent_id in rows
+        }
 
     async def decisions(self, conversation_id: int) -> list[RoutingDecision]:
         async with self.sessionmaker() as session:

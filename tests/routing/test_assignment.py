@@ -40,6 +40,31 @@ async def test_balanced_gives_the_least_loaded_skilled_online_agent(desk: Desk) 
     assert "least loaded" in decision.reason
 
 
+async def test_skills_changed_while_online_route_the_next_conversation_at_their_new_levels(desk: Desk) -> None:
+    await _topics(desk, "balanced")
+    await desk.agent("olena", topics=["subsidies"], capacity=3)
+    await desk.agent("taras", topics=["idp"], capacity=3)
+    await desk.skills("olena", {"idp": 2})  # both are online: their roster rows exist already
+    await desk.skills("taras", {"subsidies": 5, "idp": 4})
+    assert await desk.roster_skills() == {"olena": {"idp": 2}, "taras": {"subsidies": 5, "idp": 4}}
+
+    subsidy = await desk.write("c1", "Як оформити субсидію?")
+    await desk.fire()
+    assert await desk.assignee(subsidy) == "taras"  # olena no longer answers on subsidies
+    [decision] = await desk.decisions(subsidy)
+    assert decision.eligible_count == 1
+    assert [(c["agent_id"], c["level"]) for c in decision.candidates] == [(desk.agents["taras"].agent_id, 5)]
+
+    idp = await desk.write("c2", "Допомога ВПО переселенцям")
+    await desk.fire()
+    assert await desk.assignee(idp) == "olena"  # the lighter load wins over taras's higher level
+    [decision] = await desk.decisions(idp)
+    assert {(c["agent_id"], c["level"]) for c in decision.candidates} == {
+        (desk.agents["olena"].agent_id, 2),
+        (desk.agents["taras"].agent_id, 4),
+    }
+
+
 async def test_capacity_is_never_exceeded_and_the_queue_is_served_in_order(desk: Desk) -> None:
     await _topics(desk, "balanced")
     await desk.agent("olena", topics=["subsidies"], capacity=1)

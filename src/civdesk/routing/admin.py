@@ -232,8 +232,8 @@ async def write_skills(*, session: AsyncSession, who: AgentIdentity, agent_id: i
     if body.topics is not None:
         for skill in body.topics:
             await agency_service.topic_in_agency(session=session, agency_id=who.agency_id, topic_id=skill.topic_id)
-        await session.execute(delete(AgentSkill).where(AgentSkill.agent_id == agent.id))
-        session.add_all(AgentSkill(agent_id=agent.id, topic_id=s.topic_id, level=s.level) for s in body.topics)
+        levels = {skill.topic_id: skill.level for skill in body.topics}
+        await assign.store_skills(session=session, agent_id=agent.id, levels=levels)
     if body.languages is not None:
         await session.execute(delete(AgentLanguage).where(AgentLanguage.agent_id == agent.id))
         session.add_all(AgentLanguage(agent_id=agent.id, language=s.language, level=s.level) for s in body.languages)

@@ -12,14 +12,33 @@ from __future__ import annotations
 import enum
 import functools
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Float, Integer, Select, Table, and_, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import (
+    Float,
+    Integer,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.agent.models import Agent
@@ -82,7 +101,7 @@ async def rank(
         sticky_to=sticky_to,
         limit=limit,
     )
-    return _ranking_of((await conn.execute(_ranking_query(shape), params)).all())
+    return _ranking_of(await direct.read(conn, _ranking_query(shape), params))
 
 
 @dataclass(frozen=True)
@@ -126,7 +145,7 @@ async def choose(
         chosen = next((c for c in ranking.candidates if c.agent_id == claimed), None)
         # Ranked with room a moment ago, yet none claimed: other decisions held them (or filled them).
         return Choice(ranking, chosen, contended=chosen is None and bool(rows))
-    ranking = _ranking_of((await conn.execute(_ranking_query(shape), params)).all())
+    ranking = _ranking_of(await direct.read(conn, _ranking_query(shape), params))
     contended = False
     for candidate in ranking.candidates:
         claim = await claim_capacity(
@@ -161,6 +180,7 @@ def _ranking_inputs(
     params: dict[str, Any] = {
         "agency_id": cfg.id,
         "topic_id": topic_id,
+        "topic_key": None if topic_id is None else str(topic_id),  # the key in the roster's `skills`
         "language": language,
         "sticky_to": sticky_to,
         "limit": limit,
@@ -255,7 +275,16 @@ class _Key:
 def _eligible(shape: _Shape) -> tuple[Select[Any], list[_Key]]:
     """The eligible agents (with the columns a ranking reports) and the strategy's sort keys, best first."""
     load = _load.c.open_count
-    level: Any = AgentSkill.level if shape.topic else literal(0)
+    # With a topic on PostgreSQL, the skilled few come from the roster's own copy of the skills through
+    # its GIN index: the join to agent_skill cost more than the rest of the ranking (docs/performance.md).
+    from_roster = shape.topic and not shape.on_sqlite
+    skills = type_coerce(_load.c.skills, JSONB)
+    topic_key = bindparam("topic_key", type_=String)
+    level: Any = literal(0)
+    if from_roster:
+        level = sql_cast(skills[topic_key].astext, Integer)
+    elif shape.topic:
+        level = AgentSkill.level
     # The agent who last helped this citizen comes first when eligible (another agency's never is).
     first: Any = (_load.c.agent_id == bindparam("sticky_to")) if shape.sticky else literal(False)
     # The roster row holds presence and capacity too: candidates come from one table (plus skills).
@@ -267,11 +296,13 @@ def _eligible(shape: _Shape) -> tuple[Select[Any], list[_Key]]:
         first.label("sticky"),
         func.count().over().label("total"),
     )
-    # With a topic, the skilled few are the place to start (the topic index), not the agency's whole
-    # roster: "+ 0" keeps a planner without statistics (SQLite) off the roster's agency index.
+    # On SQLite, with a topic, the skilled few are the place to start (the topic index), not the agency's
+    # whole roster: "+ 0" keeps a planner without statistics off the roster's agency index.
     agency = (_load.c.agency_id + 0) if shape.topic and shape.on_sqlite else _load.c.agency_id
     query = query.where(agency == bindparam("agency_id"), _load.c.online.is_(True), load < _load.c.capacity)
-    if shape.topic:
+    if from_roster:
+        query = query.where(skills.has_key(topic_key))
+    elif shape.topic:
         query = query.join(
             AgentSkill, and_(AgentSkill.agent_id == _load.c.agent_id, AgentSkill.topic_id == bindparam("topic_id"))
         )
@@ -520,13 +551,32 @@ async def roster(
     if capacity is not None:
         changes["capacity"] = capacity
     own_capacity = select(Agent.capacity).where(Agent.id == agent_id).scalar_subquery()
+    # A new row copies the agent's skills; afterwards `store_skills` keeps them in step.
+    aggregate = func.jsonb_object_agg if dialect is postgresql else func.json_group_object
+    by_topic = aggregate(sql_cast(AgentSkill.topic_id, String), AgentSkill.level)
+    own_skills = (
+        select(func.coalesce(by_topic, literal_column("'{}'"))).where(AgentSkill.agent_id == agent_id).scalar_subquery()
+    )
     statement = dialect.insert(_load).values(
         agent_id=agent_id,
         agency_id=agency_id,
         open_count=0,
         capacity=capacity if capacity is not None else own_capacity,
         online=bool(online),
+        skills=own_skills,
     )
     await conn.execute(
         statement.on_conflict_do_update(index_elements=["agent_id"], set_=changes or {"agency_id": agency_id})
     )
+
+
+async def store_skills(*, session: AsyncSession, agent_id: int, levels: Mapping[int, int]) -> None:
+    """Sets the agent's topics and their levels (topic id → level): in `agent_skill`, and on the agent's
+    roster row, whose copy PostgreSQL ranks from (in the caller's transaction)."""
+    await session.execute(delete(AgentSkill).where(AgentSkill.agent_id == agent_id))
+    if levels:
+        await session.execute(
+            insert(AgentSkill), [{"agent_id": agent_id, "topic_id": t, "level": n} for t, n in levels.items()]
+        )
+    roster_skills = {str(topic_id): level for topic_id, level in levels.items()}
+    await session.execute(update(_load).where(_load.c.agent_id == agent_id).values(skills=roster_skills))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from civdesk.db.base import Base, BigId, UtcDateTime, created_at_column
+from civdesk.db.base import Base, BigId, IndexedJson, UtcDateTime, created_at_column, only_on
 
 
 class Strategy(enum.StrEnum):
@@ -43,11 +43,16 @@ class AgentLanguage(Base):
 class AgentLoad(Base):
     """Routing's roster: per agent, whether they take conversations now, how many they may hold and
     how many they hold. The count changes only by a conditional UPDATE of this row, so two workers can
-    never push an agent past capacity; `online` and `capacity` copy presence and the agent's setting
-    (kept in the same transactions), so ranking candidates reads one table, not four."""
+    never push an agent past capacity; `online` and `capacity` copy presence and the agent's setting,
+    and `skills` the agent's topics and levels (`agent_skill`, keyed by topic id as text), all kept in
+    the same transactions, so ranking candidates reads one table, not four. On PostgreSQL a GIN index on
+    `skills` finds a topic's skilled agents without joining `agent_skill` (see docs/performance.md)."""
 
     __tablename__ = "agent_load"
-    __table_args__ = (Index("ix_agent_load_agency", "agency_id", "online", "open_count"),)
+    __table_args__ = (
+        Index("ix_agent_load_agency", "agency_id", "online", "open_count"),
+        only_on("postgresql", Index("ix_agent_load_skills", "skills", postgresql_using="gin")),
+    )
 
     agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
@@ -55,6 +60,7 @@ class AgentLoad(Base):
     capacity: Mapped[int] = mapped_column(Integer, default=5)
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    skills: Mapped[dict[str, int]] = mapped_column(IndexedJson, default=dict, server_default="{}")
 
 
 class RoutingDecision(Base):
