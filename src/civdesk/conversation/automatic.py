@@ -19,6 +19,7 @@ from civdesk.conversation.models import Conversation, DeliveryStatus, Direction,
 from civdesk.conversation.schemas import ConversationRead, MessageRead
 from civdesk.core.clock import now
 from civdesk.db import writes
+from civdesk.db.session import connection_of
 from civdesk.delivery import service as delivery_service
 
 _message = cast(Table, Message.__table__)
@@ -62,7 +63,7 @@ async def send(
         "delivery_error": None,
         "created_at": now(),
     }
-    conn = await session.connection()
+    conn = await connection_of(session)
     message_id = await writes.insert_now(conn, writes.inserting(_message, values))
     if outbound:
         await delivery_service.queue(session=session, message_id=message_id, channel_id=conversation.channel_id)

@@ -27,6 +27,7 @@ from civdesk.conversation.schemas import ConversationRead, MessageRead
 from civdesk.core import events
 from civdesk.core.clock import now
 from civdesk.db import direct, writes
+from civdesk.db.session import connection_of
 from civdesk.delivery import service as delivery_service
 from civdesk.delivery.models import JobKind
 from civdesk.routing import service as routing_service
@@ -120,7 +121,7 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
     """Stores one citizen message; None if this platform key was stored before."""
     stamp = now()
     # Core statements straight on the connection: the ORM session layer adds CPU to each one.
-    conn = await session.connection()
+    conn = await connection_of(session)
     combine = writes.combines(conn)
     looked_up = await direct.read(
         conn,

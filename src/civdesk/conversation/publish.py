@@ -48,11 +48,11 @@ def conversation_read(
 
 
 def conversation_changed(*, session: AsyncSession, conversation: ConversationRead, types: Iterable[str]) -> None:
-    """Emits conversation.* events (created, updated, assigned) carrying the whole conversation."""
+    """Emits conversation.* events (created, updated, assigned) carrying the whole conversation, serialised
+    once for all of them (nothing changes an event's payload after it is emitted)."""
+    payload = event_payload(conversation)
     for event_type in types:
-        realtime_service.emit(
-            session=session, agency_id=conversation.agency_id, type=event_type, payload=event_payload(conversation)
-        )
+        realtime_service.emit(session=session, agency_id=conversation.agency_id, type=event_type, payload=payload)
 
 
 def message_created(*, session: AsyncSession, message: Message, conversation: ConversationRead) -> MessageRead:

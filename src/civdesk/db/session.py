@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from civdesk.db import sqlite_inline, writes
 
@@ -106,3 +106,18 @@ async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
     async with sessionmaker() as session:
         yield session
         await session.commit()
+
+
+_CONNECTION = "civdesk_connection"
+
+
+async def connection_of(session: AsyncSession) -> AsyncConnection:
+    """`session.connection()`, remembered for the rest of the session's transaction: SQLAlchemy's own call
+    hops through a greenlet every time (some 13 µs of CPU), and a routing decision asks six times."""
+    transaction = session.sync_session.get_transaction()
+    known = session.info.get(_CONNECTION)
+    if transaction is not None and known is not None and known[0] is transaction:
+        return known[1]  # type: ignore[no-any-return]
+    conn = await session.connection()
+    session.info[_CONNECTION] = (session.sync_session.get_transaction(), conn)
+    return conn

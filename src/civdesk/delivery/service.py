@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from civdesk.channel.models import Channel
 from civdesk.core.clock import now
 from civdesk.db import writes
+from civdesk.db.session import connection_of
 from civdesk.delivery.models import DeliveryJob, JobKind, JobStatus
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime import service as realtime_service
@@ -43,7 +44,7 @@ async def queue(*, session: AsyncSession, message_id: int, channel_id: int, kind
         "last_error": None,
         "created_at": moment,  # every column: a write that travels as a CTE gets no Python-side defaults
     }
-    await writes.later(await session.connection(), writes.inserting(_job, row))
+    await writes.later(await connection_of(session), writes.inserting(_job, row))
     realtime_service.notify_after_commit(session=session, topic=bus_module.DELIVERY_TOPIC)
 _DUE = _job.c.due_at <= bindparam("moment")
 _PENDING = _job.c.status == JobStatus.PENDING.value

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.core.clock import now
 from civdesk.db import writes
+from civdesk.db.session import connection_of
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime.models import EventRecord
 
@@ -39,7 +40,7 @@ async def commit(session: AsyncSession) -> None:
     stamp = now()
     ids: list[int] = []
     if pending:
-        conn = await session.connection()
+        conn = await connection_of(session)
         rows = [event | {"created_at": stamp} for event in pending]
         # On PostgreSQL the transaction's pending writes (the citizen's message …) travel with the events.
         ids = await writes.insert_with_pending(conn, [writes.inserting(_events, row) for row in rows])

@@ -48,6 +48,7 @@ from civdesk.conversation.models import Conversation, Status
 from civdesk.conversation.schemas import ConversationRead
 from civdesk.core.clock import as_utc, now
 from civdesk.db import direct, writes
+from civdesk.db.session import connection_of
 from civdesk.routing.config import AgencyRouting
 from civdesk.routing.models import AgentLanguage, AgentLoad, AgentSkill, RoutingDecision, Strategy
 
@@ -90,7 +91,7 @@ async def rank(
 ) -> Ranking:
     """The eligible agents, best first by the strategy, and how many there are in all. `sticky_to`
     (the agent who last helped this citizen) ranks first when eligible."""
-    conn = await session.connection()
+    conn = await connection_of(session)
     shape, params = _ranking_inputs(
         dialect=conn.dialect.name,
         cfg=cfg,
@@ -126,7 +127,7 @@ async def choose(
     whose row no other decision holds (SKIP LOCKED, so decisions never wait on each other in a cycle)
     and who is still under capacity once locked. Elsewhere (SQLite: one writer at a time, no round
     trips) the candidates are claimed in turn."""
-    conn = await session.connection()
+    conn = await connection_of(session)
     shape, params = _ranking_inputs(
         dialect=conn.dialect.name,
         cfg=cfg,
@@ -335,7 +336,7 @@ async def claim_capacity(*, session: AsyncSession, agent_id: int, agency_id: int
     decision on PostgreSQL claims inside its ranking statement instead, skipping held rows: `choose`.)"""
     if capacity is not None and capacity <= 0:
         return Claim.FULL
-    conn = await session.connection()
+    conn = await connection_of(session)
     claim = _claim_statement(limited=capacity is not None)
     params = {"claim_agent": agent_id, "claim_capacity": capacity, "claim_moment": now(), "claim_agency": agency_id}
     if (await conn.execute(claim, params)).first() is not None:
@@ -374,7 +375,7 @@ def _claim_statement(*, limited: bool) -> Any:
 async def release(*, session: AsyncSession, agent_id: int | None) -> None:
     if agent_id is None:
         return
-    conn = await session.connection()
+    conn = await connection_of(session)
     await conn.execute(
         update(_load)
         .where(_load.c.agent_id == agent_id)
@@ -411,7 +412,7 @@ _LOCK_ONE = _LOCK.where(_conversation.c.id == bindparam("conversation_id")).with
 async def lock_conversation(*, session: AsyncSession, conversation_id: int) -> Any:
     """The conversation, locked until commit so one decision at a time touches it, with what its
     events need (channel type, citizen's name): no second read to tell the consoles."""
-    conn = await session.connection()  # Core on the connection: the ORM session layer adds CPU per statement
+    conn = await connection_of(session)  # Core on the connection: the ORM session layer adds CPU per statement
     # On PostgreSQL straight on psycopg (as the rank-and-claim): SQLAlchemy keys both big statements by
     # walking them on every execution, which cost more CPU than running them.
     rows = await direct.read(conn, _LOCK_ONE, {"conversation_id": conversation_id})
@@ -427,12 +428,12 @@ def read_of(row: Any, **changes: Any) -> ConversationRead:
 async def set_assignee(*, session: AsyncSession, conversation_id: int, agent_id: int) -> None:
     """On PostgreSQL the UPDATE travels with the decision's other writes."""
     changes = {"assignee_id": agent_id, "assigned_at": now(), "queued_at": None}
-    await writes.later(await session.connection(), writes.updating(_conversation, conversation_id, changes))
+    await writes.later(await connection_of(session), writes.updating(_conversation, conversation_id, changes))
 
 
 async def requeue(*, session: AsyncSession, conversation_id: int) -> None:
     """Unassigned and waiting again; it keeps its place in the queue (the time it first queued)."""
-    conn = await session.connection()
+    conn = await connection_of(session)
     await conn.execute(_REQUEUE, {"conversation_id": conversation_id, "moment": now()})
 
 
@@ -455,7 +456,7 @@ async def record(
     chosen_agent_id: int | None = None,
     ranking: Ranking | None = None,
 ) -> None:
-    conn = await session.connection()
+    conn = await connection_of(session)
     await writes.later(
         conn,
         writes.inserting(
@@ -543,7 +544,7 @@ async def roster(
     *, session: AsyncSession, agent_id: int, agency_id: int, online: bool | None = None, capacity: int | None = None
 ) -> None:
     """Keeps the agent's roster row in step with their presence and capacity (in the caller's transaction)."""
-    conn = await session.connection()
+    conn = await connection_of(session)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     changes: dict[str, Any] = {}
     if online is not None:

@@ -22,6 +22,7 @@ from civdesk.conversation.models import Conversation, Status
 from civdesk.conversation.schemas import ConversationRead
 from civdesk.core.clock import now
 from civdesk.core.errors import Conflict
+from civdesk.db.session import connection_of
 from civdesk.presence.models import PresenceStatus
 from civdesk.routing import assign, decide, messages, targets, triage
 from civdesk.routing import config as routing_config
@@ -257,7 +258,7 @@ async def _link_repeat(
     if earlier is None or earlier.resolved_at is None:
         return
     if hours.working_days_between(cfg.calendar, earlier.resolved_at, now()) <= REPEAT_WORKING_DAYS:
-        conn = await session.connection()
+        conn = await connection_of(session)
         await conn.execute(
             update(_conversation).where(_conversation.c.id == conversation.id).values(repeat_of_id=earlier.id)
         )

@@ -19,6 +19,7 @@ from civdesk.agency import hours
 from civdesk.conversation.models import Status
 from civdesk.core import events
 from civdesk.core.clock import now
+from civdesk.db.session import connection_of
 from civdesk.realtime import service as realtime_service
 from civdesk.routing import assign
 from civdesk.routing.config import AgencyRouting
@@ -149,7 +150,7 @@ async def fire(session: AsyncSession, timer: ClaimedTimer) -> None:
             payload=timer.payload | {"stage": "breach"},
         )
         return
-    conn = await session.connection()
+    conn = await connection_of(session)
     await conn.execute(
         insert(_breach),
         {

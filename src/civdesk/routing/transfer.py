@@ -24,6 +24,7 @@ from civdesk.conversation.schemas import ConversationRead
 from civdesk.core import events
 from civdesk.core.clock import now
 from civdesk.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from civdesk.db.session import connection_of
 from civdesk.realtime import service as realtime_service
 from civdesk.routing import assign, decide, messages, targets
 from civdesk.routing import config as routing_config
@@ -134,7 +135,7 @@ async def transfer(
         old_agency = conversation.agency_id
         conversation.agency_id = target.id
         conversation.language = cfg.language_for(language)
-        conn = await session.connection()
+        conn = await connection_of(session)
         await conn.execute(
             update(_message).where(_message.c.conversation_id == conversation.id).values(agency_id=target.id)
         )
@@ -151,7 +152,7 @@ async def transfer(
 
     conversation.transfer_count = (conversation.transfer_count or 0) + 1
     await session.flush()
-    conn = await session.connection()
+    conn = await connection_of(session)
     await conn.execute(insert(_transfer), row)
     read = await automatic.conversation_read(session=session, conversation_id=conversation.id)
     await automatic.send(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.core.clock import now
 from civdesk.db import writes
+from civdesk.db.session import connection_of
 from civdesk.realtime import bus as bus_module
 from civdesk.realtime import service as realtime_service
 from civdesk.timer.models import Timer, TimerStatus
@@ -65,9 +66,9 @@ async def schedule(
         "created_at": now(),
     }
     if dedupe_key is None:  # on PostgreSQL it travels with the transaction's other writes
-        await writes.later(await session.connection(), writes.inserting(_timer, values))
+        await writes.later(await connection_of(session), writes.inserting(_timer, values))
     else:
-        conn = await session.connection()
+        conn = await connection_of(session)
         await conn.execute(_INSERT_DEDUPED[conn.dialect.name], values)
     if due_at <= now() + _WAKE_WITHIN:
         realtime_service.notify_after_commit(session=session, topic=bus_module.TIMER_TOPIC)
@@ -75,7 +76,7 @@ async def schedule(
 
 async def cancel(*, session: AsyncSession, conversation_id: int, kinds: Iterable[str]) -> None:
     """Cancels a conversation's pending timers of these kinds (the thing they waited for happened)."""
-    conn = await session.connection()
+    conn = await connection_of(session)
     await conn.execute(
         update(_timer)
         .where(
@@ -124,7 +125,7 @@ async def claim_due(*, session: AsyncSession, limit: int, lease_seconds: float) 
     SKIP LOCKED lets any number of workers share them on PostgreSQL. Core statements built once,
     and one UPDATE for the whole claim: every new conversation's route timer passes through here."""
     moment = now()
-    conn = await session.connection()
+    conn = await connection_of(session)
     rows = (await conn.execute(_DUE, {"moment": moment, "limit": limit})).all()
     if not rows:
         return []
@@ -149,14 +150,14 @@ async def claim_due(*, session: AsyncSession, limit: int, lease_seconds: float) 
 
 
 async def finish(*, session: AsyncSession, timer_id: int) -> None:
-    conn = await session.connection()
+    conn = await connection_of(session)
     await conn.execute(
         update(_timer).where(_timer.c.id == timer_id).values(status=TimerStatus.DONE.value, dedupe_key=None)
     )
 
 
 async def retry(*, session: AsyncSession, timer_id: int, error: str, after_seconds: float, give_up: bool) -> None:
-    conn = await session.connection()
+    conn = await connection_of(session)
     status = TimerStatus.FAILED if give_up else TimerStatus.PENDING
     await conn.execute(
         update(_timer)

@@ -1,4 +1,5 @@
-"""roster skills: each agent's topics and levels on the roster row, GIN-indexed on PostgreSQL
+"""roster skills: each agent's topics and levels on the roster row, GIN-indexed on PostgreSQL; the
+roster's agency index without the load, so a claim is a HOT update
 
 Revision ID: 0007
 Revises: 0006
@@ -38,6 +39,8 @@ def upgrade() -> None:
     skills = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
     with op.batch_alter_table("agent_load", schema=None) as batch_op:
         batch_op.add_column(sa.Column("skills", skills, server_default="{}", nullable=False))
+        batch_op.drop_index("ix_agent_load_agency")
+        batch_op.create_index("ix_agent_load_agency", ["agency_id", "online"], unique=False)
     dialect = op.get_bind().dialect.name
     op.execute(_FILL[dialect])
     if dialect == "postgresql":
@@ -48,4 +51,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_agent_load_skills", table_name="agent_load", postgresql_using="gin")
     with op.batch_alter_table("agent_load", schema=None) as batch_op:
+        batch_op.drop_index("ix_agent_load_agency")
+        batch_op.create_index("ix_agent_load_agency", ["agency_id", "online", "open_count"], unique=False)
         batch_op.drop_column("skills")
