@@ -67,7 +67,7 @@ def make_worker(settings: Settings, sessionmaker: async_sessionmaker[AsyncSessio
         max_attempts=settings.delivery_max_attempts,
         poll_seconds=settings.delivery_poll_seconds,
         # Within the pool, leaving the rest to the web requests or the poller that share the engine.
-        db_concurrency=1 if settings.is_sqlite else POSTGRES_POOL_SIZE // 2,
+        db_concurrency=1 if settings.is_sqlite else POSTGRES_POOL_SIZE // 4,
     )
 
 
