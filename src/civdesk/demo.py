@@ -216,10 +216,12 @@ async def _seed_routing(*, session: AsyncSession) -> None:
             have = await session.execute(
                 select(AgentSkill.topic_id, AgentSkill.level).where(AgentSkill.agent_id == agent.id)
             )
-            levels = {topic_id: level for topic_id, level in have.tuples()}
+            levels = {topic_id: level for topic_id, level in have}
             wanted = {topics[slug].id: 3 for slug in wanted_topics if slug in topics}
             if wanted.keys() - levels.keys():
-                await assign.store_skills(session=session, agent_id=agent.id, levels=wanted | levels)
+                await assign.store_skills(
+                    session=session, agent_id=agent.id, agency_id=agent.agency_id, levels=wanted | levels
+                )
             spoken_query = select(AgentLanguage.language).where(AgentLanguage.agent_id == agent.id)
             spoken = set(await session.scalars(spoken_query))
             session.add_all(AgentLanguage(agent_id=agent.id, language=code) for code in languages if code not in spoken)

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from civdesk.agency import service as agency_service
 from civdesk.agency.models import Agency
-from civdesk.db import direct
-from civdesk.db.session import create_engine_for, create_sessionmaker
+from civdesk.db import direct, writes
+from civdesk.db.session import connection_of, create_engine_for, create_sessionmaker
 
 _agency = cast(Table, Agency.__table__)
 # A literal (its value travels with the statement), a bound parameter, and an aware datetime column.
@@ -48,3 +48,29 @@ async def test_a_read_on_psycopg_gives_the_rows_sqlalchemy_gives(engine: AsyncEn
 def test_a_statement_that_expands_a_list_keeps_sqlalchemys_execution(engine: AsyncEngine) -> None:
     expanding = select(_agency.c.id).where(_agency.c.id.in_(bindparam("ids", expanding=True)))
     assert direct.compile_for(expanding, engine.dialect, {"ids"}, reads=True) is None
+
+
+async def test_a_read_sees_the_writes_pending_on_its_connection(engine: AsyncEngine) -> None:
+    """A write left to go with the next statement (`writes.later`, PostgreSQL) is sent before a direct read."""
+    async with create_sessionmaker(engine)() as session:
+        agency = await agency_service.create(session=session, slug="pending-read", name="Відомство")
+        await session.commit()
+    async with create_sessionmaker(engine)() as session:
+        conn = await connection_of(session)
+        await writes.later(conn, writes.updating(_agency, agency.id, {"slug": "renamed-before-read"}))
+        rows = await direct.read(conn, _READ, {"slug": "renamed-before-read"})
+        await session.rollback()
+    assert [r.id for r in rows] == [agency.id]
+
+
+async def test_a_sessions_connection_is_remembered_for_its_transaction_only(engine: AsyncEngine) -> None:
+    async with create_sessionmaker(engine)() as session:
+        first = await connection_of(session)
+        assert await connection_of(session) is first is await session.connection()
+        async with session.begin_nested():  # a savepoint: the same connection
+            assert await connection_of(session) is first
+        await session.commit()
+        after_commit = await connection_of(session)
+        assert after_commit is await session.connection()
+        await session.rollback()
+        assert await connection_of(session) is await session.connection()

@@ -50,7 +50,7 @@ _PREPARED = select(func.count()).select_from(text("pg_prepared_statements"))
 async def _prepared_after(sessionmaker: Any, end: str) -> int:
     """How many statements the connection still has prepared after a read-only session ended by `end`."""
     async with sessionmaker() as session:
-        for _ in range(6):  # psycopg prepares a statement at its fifth execution
+        for _ in range(6):  # psycopg prepares a statement once it has run five times
             await session.execute(select(func.pg_backend_pid()))
         await session.commit()
     if end == "reading":

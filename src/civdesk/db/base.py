@@ -29,10 +29,11 @@ IndexedJson = JSON().with_variant(JSONB(), "postgresql")
 
 
 def only_on(dialect: str, index: Index) -> Index:
-    """An index one database needs and the other cannot use (a GIN index): created by the migrations
-    only there, and compared with the models only there (`include_object`)."""
+    """An index one database needs and the other cannot use (a GIN index): created only there (the
+    migrations check the dialect themselves; `ddl_if` covers `create_all`), and compared with the models
+    only there (`include_object`)."""
     index.info["only_on"] = dialect
-    return index
+    return index.ddl_if(dialect=dialect)
 
 
 def include_object(dialect: str) -> Any:

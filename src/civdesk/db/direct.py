@@ -87,6 +87,15 @@ def compile_for(statement: Any, dialect: Dialect, expected: set[str], *, reads: 
     )
 
 
+# Where `db/writes` keeps a connection's writes that go with its next statement (on PostgreSQL).
+PENDING_WRITES = "civdesk_pending_writes"
+
+
+def _has_pending_writes(conn: AsyncConnection) -> bool:
+    sync = conn.sync_connection
+    return sync is not None and not sync.invalidated and bool(sync.info.get(PENDING_WRITES))
+
+
 @functools.lru_cache(maxsize=256)
 def _for_reading(statement: Any, dialect: Dialect, expected: frozenset[str]) -> Direct | None:
     return compile_for(statement, dialect, set(expected), reads=True)
@@ -94,10 +103,12 @@ def _for_reading(statement: Any, dialect: Dialect, expected: frozenset[str]) -> 
 
 async def read(conn: AsyncConnection, statement: Any, params: Mapping[str, Any]) -> Sequence[Any]:
     """The rows of a read built once (a module's constant, a cached shape): on PostgreSQL straight on
-    psycopg, compiled once; elsewhere, or when it cannot run that way, through SQLAlchemy."""
+    psycopg, compiled once; elsewhere, or when it cannot run that way, through SQLAlchemy. With writes
+    pending on the connection it goes through SQLAlchemy too, whose execution sends them first
+    (`db/writes`), so the read sees them."""
     driver = psycopg_driver(conn)
     compiled = _for_reading(statement, conn.dialect, frozenset(params)) if driver is not None else None
-    if driver is None or compiled is None:
+    if driver is None or compiled is None or _has_pending_writes(conn):
         return (await conn.execute(statement, params)).all()
     return await rows_on_psycopg(conn, driver, compiled, params)
 

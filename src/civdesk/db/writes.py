@@ -43,7 +43,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from civdesk.db import direct
 from civdesk.db.direct import Direct
 
-_PENDING = "civdesk_pending_writes"
+_PENDING = direct.PENDING_WRITES
 _POSTGRES = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 

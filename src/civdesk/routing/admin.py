@@ -233,7 +233,7 @@ async def write_skills(*, session: AsyncSession, who: AgentIdentity, agent_id: i
         for skill in body.topics:
             await agency_service.topic_in_agency(session=session, agency_id=who.agency_id, topic_id=skill.topic_id)
         levels = {skill.topic_id: skill.level for skill in body.topics}
-        await assign.store_skills(session=session, agent_id=agent.id, levels=levels)
+        await assign.store_skills(session=session, agent_id=agent.id, agency_id=agent.agency_id, levels=levels)
     if body.languages is not None:
         await session.execute(delete(AgentLanguage).where(AgentLanguage.agent_id == agent.id))
         session.add_all(AgentLanguage(agent_id=agent.id, language=s.language, level=s.level) for s in body.languages)

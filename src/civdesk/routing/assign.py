@@ -571,7 +571,7 @@ async def roster(
     )
 
 
-async def store_skills(*, session: AsyncSession, agent_id: int, levels: Mapping[int, int]) -> None:
+async def store_skills(*, session: AsyncSession, agent_id: int, agency_id: int, levels: Mapping[int, int]) -> None:
     """Sets the agent's topics and their levels (topic id → level): in `agent_skill`, and on the agent's
     roster row, whose copy PostgreSQL ranks from (in the caller's transaction)."""
     await session.execute(delete(AgentSkill).where(AgentSkill.agent_id == agent_id))
@@ -579,5 +579,9 @@ async def store_skills(*, session: AsyncSession, agent_id: int, levels: Mapping[
         await session.execute(
             insert(AgentSkill), [{"agent_id": agent_id, "topic_id": t, "level": n} for t, n in levels.items()]
         )
+    # The roster row first: had another transaction just created it (the agent coming online) with the
+    # skills it saw then, an UPDATE alone would not see that row and leave its copy stale. The upsert waits
+    # for that transaction and then locks the row.
+    await roster(session=session, agent_id=agent_id, agency_id=agency_id)
     roster_skills = {str(topic_id): level for topic_id, level in levels.items()}
     await session.execute(update(_load).where(_load.c.agent_id == agent_id).values(skills=roster_skills))

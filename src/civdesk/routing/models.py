@@ -50,8 +50,8 @@ class AgentLoad(Base):
 
     __tablename__ = "agent_load"
     __table_args__ = (
-        # Not `open_count`: a claim changes only unindexed columns, so PostgreSQL updates the row in place
-        # (a HOT update) without a new entry in each index, the GIN one included.
+        # Not `open_count`: a claim changes only unindexed columns, so PostgreSQL writes the new row version
+        # on the same page (a HOT update) without a new entry in each index, the GIN one included.
         Index("ix_agent_load_agency", "agency_id", "online"),
         only_on("postgresql", Index("ix_agent_load_skills", "skills", postgresql_using="gin")),
     )
