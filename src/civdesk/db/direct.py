@@ -14,9 +14,9 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy.engine import Dialect
@@ -24,6 +24,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from civdesk.db.sqlite_inline import InlineConnection
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -143,13 +145,7 @@ async def rows_on_psycopg(
     conn: AsyncConnection, driver: psycopg.AsyncConnection[Any], direct: Direct, params: Mapping[str, Any]
 ) -> list[Any]:
     """Runs a read (compiled with `reads=True`) on the psycopg connection: its rows, by column name."""
-    args = direct.arguments(params)
-    try:
-        async with driver.cursor() as cursor:
-            await cursor.execute(direct.sql, args)
-            return direct.rows_of(await cursor.fetchall())
-    except psycopg.Error as error:
-        raise await _raised(conn, driver, direct, args, error) from error
+    return direct.rows_of(await _on_psycopg(conn, driver, direct, params, lambda cursor: cursor.fetchall()))
 
 
 async def _raised(
@@ -174,10 +170,28 @@ async def run_on_psycopg(
     returns_row: bool,
 ) -> Any:
     """Runs a statement on the psycopg connection; its one row if it `returns_row`."""
+    if returns_row:
+        return await _on_psycopg(conn, driver, direct, params, lambda cursor: cursor.fetchone())
+    return await _on_psycopg(conn, driver, direct, params, _nothing)
+
+
+async def _nothing(_cursor: psycopg.AsyncCursor[Any]) -> None:
+    return None
+
+
+async def _on_psycopg(
+    conn: AsyncConnection,
+    driver: psycopg.AsyncConnection[Any],
+    direct: Direct,
+    params: Mapping[str, Any],
+    fetch: Callable[[psycopg.AsyncCursor[Any]], Awaitable[_T]],
+) -> _T:
+    """Executes `direct` on a cursor of the psycopg connection and fetches what the caller wants; the
+    driver's errors come back as SQLAlchemy's (`_raised`)."""
     args = direct.arguments(params)
     try:
         async with driver.cursor() as cursor:
             await cursor.execute(direct.sql, args)
-            return await cursor.fetchone() if returns_row else None
+            return await fetch(cursor)
     except psycopg.Error as error:
         raise await _raised(conn, driver, direct, args, error) from error
