@@ -178,9 +178,7 @@ def test_sweepers_racing_in_several_processes_record_one_change(stack: Stack, se
             results = await asyncio.gather(*(sweep(e) for e in engines))
             async with create_sessionmaker(engines[0])() as session:
                 rows = await session.scalars(
-                    select(PresenceChange)
-                    .where(PresenceChange.agent_id == agent_id)
-                    .order_by(PresenceChange.id)
+                    select(PresenceChange).where(PresenceChange.agent_id == agent_id).order_by(PresenceChange.id)
                 )
                 assert [r.cause for r in rows] == ["agent", "console_closed"]
             return list(results)
