@@ -126,6 +126,31 @@ async def test_writes_travel_with_the_events_in_one_statement(
     assert await _kinds(sessionmaker) == ["a", "b"]
 
 
+async def test_many_writes_travel_in_one_statement_sent_as_it_is(
+    sessionmaker: async_sessionmaker[AsyncSession], sent_to_psycopg: list[str]
+) -> None:
+    """Eight timers and an event: 90 parameters. psycopg's ordinary cursor would parse such a statement
+    anew on every execution (it caches the parse only below 50), so combined writes go on a raw cursor,
+    with `$n` placeholders, however many parameters they have."""
+    async with sessionmaker() as session:
+        agency = await agency_service.create(session=session, slug="many-writes", name="Відомство")
+        await session.commit()
+    kinds = [f"t{n}" for n in range(8)]
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        combined = writes.combines(conn)
+        timer_ids = await writes.next_ids(conn, *([_timer] * len(kinds))) if combined else []
+        sent_to_psycopg.clear()
+        for n, kind in enumerate(kinds):
+            await writes.later(conn, writes.inserting(_timer, _row(kind) | ({"id": timer_ids[n]} if combined else {})))
+        realtime_service.emit(session=session, agency_id=agency.id, type="test.many", payload={"n": 8})
+        await realtime_service.commit(session)
+    if combined:
+        [statement] = sent_to_psycopg
+        assert "$90" in statement and "%(" not in statement
+    assert await _kinds(sessionmaker) == kinds
+
+
 async def test_an_update_of_a_row_inserted_beside_it_is_not_lost(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:

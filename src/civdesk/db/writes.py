@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import Table, bindparam, event, func, insert, select, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import UpdateBase
@@ -44,7 +43,6 @@ from civdesk.db import direct
 from civdesk.db.direct import Direct
 
 _PENDING = direct.PENDING_WRITES
-_POSTGRES = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
@@ -104,28 +102,11 @@ async def later(conn: AsyncConnection, write: Write) -> None:
     info = conn.sync_connection.info  # type: ignore[union-attr]
     pending: list[Write] = info.setdefault(_PENDING, [])
     # One statement sees one snapshot: an UPDATE would miss a row INSERTed beside it, and two UPDATEs
-    # of a row would not both apply. And a statement too big for psycopg's cache is parsed anew each
-    # time, which costs more than a round trip. In both cases what is pending goes first.
-    if _touches_a_pending_row(write, pending) or not _fits(*(w.part for w in pending), write.part):
+    # of a row would not both apply. So what is pending goes first.
+    if _touches_a_pending_row(write, pending):
         await _send_pending(conn)
         pending = info.setdefault(_PENDING, [])
     pending.append(write)
-
-
-# psycopg caches the parsing of a statement up to these sizes (psycopg._queries); above them it parses
-# the SQL text on every execution.
-_MAX_PARAMS = 50
-_MAX_SQL = 4096
-
-
-def _fits(*parts: Part) -> bool:
-    return sum(len(part.columns) for part in parts) <= _MAX_PARAMS and sum(map(_sql_length, parts)) <= _MAX_SQL
-
-
-@functools.cache
-def _sql_length(part: Part) -> int:
-    """An upper bound of a part's share of a combined statement: its SQL with room for the CTE wrapping."""
-    return len(str(part.statement("w00").compile(dialect=_POSTGRES))) + 64
 
 
 def _touches_a_pending_row(write: Write, pending: list[Write]) -> bool:
@@ -154,10 +135,7 @@ async def insert_with_pending(conn: AsyncConnection, inserts: list[Write]) -> li
     one statement; their new ids, in order."""
     if not combines(conn):
         return [await insert_now(conn, write) for write in inserts]
-    pending: list[Write] = conn.sync_connection.info.get(_PENDING, [])  # type: ignore[union-attr]
-    if not _fits(*(w.part for w in pending), *(w.part for w in inserts)):
-        await _send_pending(conn)
-    pending = conn.sync_connection.info.pop(_PENDING, [])  # type: ignore[union-attr]
+    pending: list[Write] = conn.sync_connection.info.pop(_PENDING, [])  # type: ignore[union-attr]
     shape = (tuple(w.part for w in pending), tuple(w.part for w in inserts))
     params = _all_params(pending, "w") | _all_params(inserts, "r")
     driver = direct.psycopg_driver(conn)
