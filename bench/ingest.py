@@ -8,7 +8,10 @@ server of --postgres-url or $CIVDESK_TEST_POSTGRES_URL, dropped afterwards):
 
 * civdesk runs under uvicorn in its own process (`python -m uvicorn --factory ingest:civdesk_app`),
   with an agency, an agent and a Telegram channel seeded through civdesk's own services. An agent's
-  websocket (/api/v1/ws, bearer token from POST /api/v1/auth/login) stays open throughout.
+  websocket (/api/v1/ws, bearer token from POST /api/v1/auth/login) stays open throughout. Its worker
+  (routing timers, deliveries, file fetches) runs inside that process; with `--worker separate` it runs
+  as the distributed mode deploys it instead: the web process without it, a `civdesk worker` beside it,
+  events crossing through Redis (`--redis-url`, or $CIVDESK_TEST_REDIS_URL).
 * The baseline runs the same way beside it (`ingest:baseline_app`: same uvicorn flags, same process
   model, same engine from civdesk.db.session.create_engine_for, same database) with one route that
   checks the secret header, parses the JSON and INSERTs the raw body into one table, `bench_raw`.
@@ -200,47 +203,21 @@ async def seed(url: str) -> World:
 # --------------------------------------------------------------------------------------------------
 
 
-class Server:
-    """`python -m uvicorn --factory ingest:<factory>` on 127.0.0.1, one process, uvicorn's defaults
-    (uvloop + httptools when installed, as with `civdesk serve`), access log off for both."""
+class Process:
+    """A child process of the bench, its output in a log file."""
 
-    def __init__(self, *, factory: str, env: dict[str, str], log_path: Path,
-                 python_prefix: tuple[str, ...] = ()) -> None:
-        self.factory = factory
+    def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
         self.env = env
         self.log_path = log_path
-        self.python_prefix = python_prefix
-        self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    async def start(self) -> None:
-        self.port = free_port()
-        command = [
-            sys.executable, *self.python_prefix, "-m", "uvicorn", "--factory", f"ingest:{self.factory}",
-            "--app-dir", str(BENCH_DIR), "--host", HOST, "--port", str(self.port),
-            "--log-level", "warning", "--no-access-log",
-        ]
+    def spawn(self, command: list[str]) -> subprocess.Popen[bytes]:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        async with aiohttp.ClientSession() as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"{self.factory} exited with {self.process.returncode}:\n{self.log_tail()}")
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with client.get(f"{self.url}/healthz") as response:
-                        if response.status == 200:
-                            return
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.factory} did not answer /healthz within 60 s:\n{self.log_tail()}")
-                await asyncio.sleep(0.1)
+        return self.process
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the server process so far."""
+        """User + system CPU of the process so far."""
         return process_cpu_seconds(self.process.pid) if self.process is not None else 0.0
 
     def log_tail(self, lines: int = 30) -> str:
@@ -258,6 +235,53 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+class Server(Process):
+    """`python -m uvicorn --factory ingest:<factory>` on 127.0.0.1, one process, uvicorn's defaults
+    (uvloop + httptools when installed, as with `civdesk serve`), access log off for both."""
+
+    def __init__(self, *, factory: str, env: dict[str, str], log_path: Path,
+                 python_prefix: tuple[str, ...] = ()) -> None:
+        super().__init__(env=env, log_path=log_path)
+        self.factory = factory
+        self.python_prefix = python_prefix
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    async def start(self) -> None:
+        self.port = free_port()
+        process = self.spawn([
+            sys.executable, *self.python_prefix, "-m", "uvicorn", "--factory", f"ingest:{self.factory}",
+            "--app-dir", str(BENCH_DIR), "--host", HOST, "--port", str(self.port),
+            "--log-level", "warning", "--no-access-log",
+        ])
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession() as client:
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{self.factory} exited with {process.returncode}:\n{self.log_tail()}")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with client.get(f"{self.url}/healthz") as response:
+                        if response.status == 200:
+                            return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.factory} did not answer /healthz within 60 s:\n{self.log_tail()}")
+                await asyncio.sleep(0.1)
+
+
+class Worker(Process):
+    """`civdesk worker`: delivery, routing timers and long polling, beside a web process started with
+    the embedded worker off (the distributed mode in docs/deployment.md)."""
+
+    def start(self) -> None:
+        process = self.spawn([sys.executable, "-m", "civdesk.cli", "worker"])
+        time.sleep(0.5)
+        if process.poll() is not None:
+            raise RuntimeError(f"civdesk worker exited with {process.returncode}:\n{self.log_tail()}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -509,14 +533,14 @@ async def closed_loop(client: aiohttp.ClientSession, target: Target, server: Ser
     return PhaseResult(results, elapsed, *meter.read())
 
 
-async def until_idle(server: Server, *, idle_cores: float = 0.05, window: float = 0.5, most: float = 30.0) -> float:
-    """Waits until the server is idle (under `idle_cores` busy over `window` seconds), at most `most`
-    seconds; returns how long it took."""
+async def until_idle(*processes: Process, idle_cores: float = 0.05, window: float = 0.5, most: float = 30.0) -> float:
+    """Waits until the processes are idle (under `idle_cores` busy together over `window` seconds), at most
+    `most` seconds; returns how long it took."""
     started = time.perf_counter()
     while time.perf_counter() - started < most:
-        before = server.cpu_seconds()
+        before = sum(p.cpu_seconds() for p in processes)
         await asyncio.sleep(window)
-        if server.cpu_seconds() - before < idle_cores * window:
+        if sum(p.cpu_seconds() for p in processes) - before < idle_cores * window:
             break
     return time.perf_counter() - started
 
@@ -566,6 +590,8 @@ class BackendReport:
     baseline: Measured | None = None
     skipped: str | None = None
     round_ratios: list[float] = field(default_factory=list)
+    topology: str = ""
+    worker_cpu_seconds: float = math.nan  # the separate worker's, over phase 1 and its settling
 
     @property
     def ratio(self) -> float:
@@ -579,7 +605,7 @@ class BackendReport:
         return percentile(self.civdesk.ws_ms, 99) if self.civdesk else math.nan
 
 
-def server_env(url: str, args: argparse.Namespace) -> dict[str, str]:
+def server_env(url: str, redis_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIVDESK_")}
     env.update({
         "CIVDESK_DATABASE_URL": url,
@@ -588,9 +614,26 @@ def server_env(url: str, args: argparse.Namespace) -> dict[str, str]:
         "CIVDESK_BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO / "src"), env.get("PYTHONPATH")) if p),
     })
-    if args.redis_url:
-        env["CIVDESK_REDIS_URL"] = args.redis_url
+    if redis_url:
+        env["CIVDESK_REDIS_URL"] = redis_url
     return env
+
+
+def topology(args: argparse.Namespace) -> tuple[bool, str | None, str]:
+    """Whether civdesk's workers run in a process of their own, the Redis bus (if any) and a line saying so.
+    Embedded (the default): one process, as `civdesk serve` runs with its worker inside. Separate: the
+    distributed mode of docs/deployment.md, `civdesk serve --no-embedded-worker` beside a `civdesk worker`,
+    events crossing between them through Redis; both share the machine's cores."""
+    separate = args.worker == "separate"
+    redis_url = args.redis_url
+    if separate and not redis_url:
+        from_env = os.environ.get("CIVDESK_TEST_REDIS_URL", "")
+        redis_url = from_env if from_env.startswith(("redis://127.0.0.1", "redis://localhost")) else None
+        if not redis_url:
+            raise RuntimeError("a separate worker needs the Redis bus: pass --redis-url or set CIVDESK_TEST_REDIS_URL")
+    bus = "Redis bus" if redis_url else "in-memory bus"
+    shape = "web process + civdesk worker" if separate else "one process, worker embedded"
+    return separate, redis_url, f"{shape}, {bus}"
 
 
 def say(text: str) -> None:
@@ -636,13 +679,19 @@ async def measure(database: Database, world: World, args: argparse.Namespace, wo
     if args.profile_dir:
         args.profile_dir.mkdir(parents=True, exist_ok=True)
         prefix = ("-m", "cProfile", "-o", str(args.profile_dir / f"civdesk-{backend}.prof"))
-    env = server_env(database.url, args) | {"CIVDESK_FILES_DIR": str(workdir / "files")}
-    civdesk_server = Server(factory="civdesk_app", env=env, log_path=workdir / f"civdesk-{backend}.log",
+    separate, redis_url, report_topology = topology(args)
+    env = server_env(database.url, redis_url) | {"CIVDESK_FILES_DIR": str(workdir / "files")}
+    civdesk_env = env | {"CIVDESK_EMBEDDED_WORKER": "false"} if separate else env
+    civdesk_server = Server(factory="civdesk_app", env=civdesk_env, log_path=workdir / f"civdesk-{backend}.log",
                             python_prefix=prefix)
+    worker = Worker(env=civdesk_env, log_path=workdir / f"worker-{backend}.log") if separate else None
     baseline_server = Server(factory="baseline_app", env=env, log_path=workdir / f"baseline-{backend}.log")
-    report = BackendReport(backend)
+    report = BackendReport(backend, topology=report_topology)
+    say(f"{backend}: civdesk runs as {report_topology}")
     try:
         await civdesk_server.start()
+        if worker is not None:
+            worker.start()
         await baseline_server.start()
         civdesk_load = Workload(tag=f"c{backend[:2]}", chats=args.chats, new_share=args.new_chat_share,
                                photo_share=args.photo_share)
@@ -667,6 +716,7 @@ async def measure(database: Database, world: World, args: argparse.Namespace, wo
                 if side.watch is not None:
                     await side.watch.wait_for([s.marker for s in warm.ok], timeout=10)
 
+            worker_cpu_before = worker.cpu_seconds() if worker is not None else 0.0
             per_round = max(1, args.requests // args.rounds)
             for number in range(args.rounds):
                 order = (civdesk, baseline) if number % 2 == 0 else (baseline, civdesk)
@@ -680,8 +730,10 @@ async def measure(database: Database, world: World, args: argparse.Namespace, wo
             # Phase 1 leaves work behind (files to fetch, conversations to route, their events on the
             # agent's socket): measured on top of that backlog, the first second of phase 2 timed the
             # catching up (p99 60-280 ms, all in its first 0.35 s), not the steady state at half the maximum.
-            settled = await until_idle(civdesk_server)
+            settled = await until_idle(civdesk_server, *([worker] if worker is not None else []))
             say(f"  civdesk   settled after phase 1 in {settled:.1f} s")
+            if worker is not None:
+                report.worker_cpu_seconds = worker.cpu_seconds() - worker_cpu_before
             rate = max(1.0, throughput.rate / 2)
             count = min(args.requests, max(args.min_latency_samples, int(rate * args.latency_seconds)))
             with collector_paused():
@@ -712,6 +764,8 @@ async def measure(database: Database, world: World, args: argparse.Namespace, wo
             )
     finally:
         civdesk_server.stop()
+        if worker is not None:
+            worker.stop()
         baseline_server.stop()
     return report
 
@@ -769,7 +823,6 @@ def render(reports: list[BackendReport], args: argparse.Namespace) -> str:
         "",
         f"webhook ingest, {args.requests} requests per phase 1, concurrency {args.concurrency}, "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
-        + (f", Redis bus {args.redis_url}" if args.redis_url else ", in-memory bus (one process)")
         + f", background load {args.background_cores:.2f} cores",
         "",
         f"{'backend':<11}{'civdesk msg/s':>14}{'baseline msg/s':>16}{'ratio':>7}{'@ rate':>8}"
@@ -807,12 +860,16 @@ def render(reports: list[BackendReport], args: argparse.Namespace) -> str:
         if r.skipped or not r.civdesk or not r.baseline:
             continue
         c, b = r.civdesk, r.baseline
+        lines.append(f"  {r.backend}: civdesk ran as {r.topology}")
         lines.append(
             f"  {r.backend}: server CPU per message: civdesk {c.throughput.cpu_ms_per_message():.2f} ms, "
             f"baseline {b.throughput.cpu_ms_per_message():.2f} ms (phase 1, server process only); "
             f"civdesk webhook HTTP p50/p99 at {c.latency_rate:.0f}/s: {_ms(percentile(c.latency.http_ms, 50))}/"
             f"{_ms(percentile(c.latency.http_ms, 99))} ms"
         )
+        if not math.isnan(r.worker_cpu_seconds) and c.throughput.ok:
+            lines.append(f"  {r.backend}: civdesk worker CPU per message: "
+                         f"{r.worker_cpu_seconds * 1000 / len(c.throughput.ok):.2f} ms (phase 1 and its settling)")
         lines.append(f"  {r.backend}: civdesk/baseline per phase-1 round: "
                      + ", ".join(f"{x:.2f}" for x in r.round_ratios))
         lines.append(f"  {r.backend}: cores busy in phase 1: civdesk run {c.throughput.utilisation()}; "
@@ -836,7 +893,7 @@ def render(reports: list[BackendReport], args: argparse.Namespace) -> str:
 
 def as_json(reports: list[BackendReport], args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"requests": args.requests, "concurrency": args.concurrency, "cpus": os.cpu_count(),
-                           "python": sys.version.split()[0], "redis": bool(args.redis_url),
+                           "python": sys.version.split()[0],
                            "background_cores": round(args.background_cores, 2), "backends": {}}
     for r in reports:
         if r.skipped or not r.civdesk or not r.baseline:
@@ -846,6 +903,7 @@ def as_json(reports: list[BackendReport], args: argparse.Namespace) -> dict[str,
         out["backends"][r.backend] = {
             "civdesk_msg_s": round(c.throughput.rate, 1), "baseline_msg_s": round(b.throughput.rate, 1),
             "ratio": round(r.ratio, 3), "round_ratios": [round(x, 3) for x in r.round_ratios],
+            "topology": r.topology,
             "latency_rate": round(c.latency_rate, 1),
             "ws_p50_ms": round(percentile(c.ws_ms, 50), 2), "ws_p99_ms": round(r.ws_p99, 2),
             "civdesk_http_p50_ms": round(percentile(c.latency.http_ms, 50), 2),
@@ -884,7 +942,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-phase-seconds", type=float, default=120.0, help="bound on each phase")
     parser.add_argument("--postgres-url", default=None,
                         help="server to create a throwaway database on (default $CIVDESK_TEST_POSTGRES_URL)")
-    parser.add_argument("--redis-url", default=None, help="run civdesk with the Redis bus instead of the in-memory one")
+    parser.add_argument("--redis-url", default=None,
+                        help="run civdesk with the Redis bus (with --worker separate, default $CIVDESK_TEST_REDIS_URL)")
+    parser.add_argument("--worker", choices=("embedded", "separate"), default="embedded",
+                        help="civdesk's worker inside the web process (default) or in a `civdesk worker` of its "
+                             "own, with the Redis bus")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     parser.add_argument("--profile-dir", type=Path, default=None,
                         help="run the civdesk server under cProfile, writing civdesk-<backend>.prof here")
