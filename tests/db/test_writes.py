@@ -151,6 +151,23 @@ async def test_many_writes_travel_in_one_statement_sent_as_it_is(
     assert await _kinds(sessionmaker) == kinds
 
 
+async def test_a_long_run_of_writes_goes_in_statements_of_bounded_size(
+    sessionmaker: async_sessionmaker[AsyncSession], sent_to_psycopg: list[str]
+) -> None:
+    kinds = [f"t{n:03}" for n in range(150)]  # 1,500 parameters, over the bound of 1,000 per statement
+    async with sessionmaker() as session:
+        conn = await session.connection()
+        combined = writes.combines(conn)
+        timer_ids = await writes.next_ids(conn, *([_timer] * len(kinds))) if combined else []
+        sent_to_psycopg.clear()
+        for n, kind in enumerate(kinds):
+            await writes.later(conn, writes.inserting(_timer, _row(kind) | ({"id": timer_ids[n]} if combined else {})))
+        await session.commit()
+    if combined:
+        assert len(sent_to_psycopg) == 2
+    assert await _kinds(sessionmaker) == kinds
+
+
 async def test_an_update_of_a_row_inserted_beside_it_is_not_lost(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:

@@ -102,11 +102,21 @@ async def later(conn: AsyncConnection, write: Write) -> None:
     info = conn.sync_connection.info  # type: ignore[union-attr]
     pending: list[Write] = info.setdefault(_PENDING, [])
     # One statement sees one snapshot: an UPDATE would miss a row INSERTed beside it, and two UPDATEs
-    # of a row would not both apply. So what is pending goes first.
-    if _touches_a_pending_row(write, pending):
+    # of a row would not both apply. So what is pending goes first; so it does when it is already big.
+    if _touches_a_pending_row(write, pending) or not _fits(*(w.part for w in pending), write.part):
         await _send_pending(conn)
         pending = info.setdefault(_PENDING, [])
     pending.append(write)
+
+
+# A bound on one combined statement's parameters, far above any single use case's writes (a first
+# message: about 90) and below the protocol's limit of 65,535: a loop of writes in one transaction goes
+# in statements of bounded size, and so of a bounded number of shapes.
+_MAX_PARAMS = 1000
+
+
+def _fits(*parts: Part) -> bool:
+    return sum(len(part.columns) for part in parts) <= _MAX_PARAMS
 
 
 def _touches_a_pending_row(write: Write, pending: list[Write]) -> bool:
@@ -135,7 +145,10 @@ async def insert_with_pending(conn: AsyncConnection, inserts: list[Write]) -> li
     one statement; their new ids, in order."""
     if not combines(conn):
         return [await insert_now(conn, write) for write in inserts]
-    pending: list[Write] = conn.sync_connection.info.pop(_PENDING, [])  # type: ignore[union-attr]
+    pending: list[Write] = conn.sync_connection.info.get(_PENDING, [])  # type: ignore[union-attr]
+    if not _fits(*(w.part for w in pending), *(w.part for w in inserts)):
+        await _send_pending(conn)
+    pending = conn.sync_connection.info.pop(_PENDING, [])  # type: ignore[union-attr]
     shape = (tuple(w.part for w in pending), tuple(w.part for w in inserts))
     params = _all_params(pending, "w") | _all_params(inserts, "r")
     driver = direct.psycopg_driver(conn)
