@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import cast
 
 import pytest
-from sqlalchemy import Table, bindparam, literal, select
+from sqlalchemy import Table, bindparam, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from civdesk.agency import service as agency_service
@@ -43,6 +43,26 @@ async def test_a_read_on_psycopg_gives_the_rows_sqlalchemy_gives(engine: AsyncEn
         usual = (await conn.execute(_READ, {"slug": "direct-read"})).all()
     assert [tuple(r) for r in straight] == [tuple(r) for r in usual]
     assert straight[0].seven == 7 and straight[0].created_at.tzinfo is not None
+
+
+async def test_a_direct_statement_is_prepared_once_whatever_the_size_of_its_integers(engine: AsyncEngine) -> None:
+    """Prepared at its first execution, and one prepared statement for small and large ids alike: psycopg
+    would otherwise type 5 as smallint and 70,000 as integer, and keep a statement (and its five unprepared
+    executions) for each."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("prepared statements are psycopg's (PostgreSQL)")
+    by_id = select(_agency.c.slug).where(_agency.c.id == bindparam("agency_id"))
+    async with engine.connect() as conn:
+        for agency_id in (5, 70_000, 5_000_000_000):
+            assert await direct.read(conn, by_id, {"agency_id": agency_id}) == []
+        prepared = (
+            await conn.execute(
+                text("SELECT parameter_types::text FROM pg_prepared_statements WHERE statement LIKE :pattern"),
+                {"pattern": "%FROM agency%"},
+            )
+        ).all()
+        await conn.commit()
+    assert [row[0] for row in prepared] == ["{bigint}"]
 
 
 def test_a_statement_that_expands_a_list_keeps_sqlalchemys_execution(engine: AsyncEngine) -> None:

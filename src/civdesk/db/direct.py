@@ -10,7 +10,12 @@ callers handle them as ever (an IntegrityError's retry, a dropped connection's `
 
 On PostgreSQL a `Direct` is compiled with `$1` placeholders and run on a raw cursor, which sends the SQL as
 it is. psycopg's ordinary cursor turns `%(name)s` into `$n` on every execution (a regex over the SQL, cached
-only for statements under 50 parameters and 4 kB) and maps each dict of parameters to a list.
+only for statements under 50 parameters and 4 kB) and maps each dict of parameters to a list. Its integers
+go as bigint whatever their size: psycopg would type 5 as smallint and 70,000 as integer, and it prepares a
+statement per SQL text *and* parameter types, each after five executions on a connection. With sizes
+varying (and ids growing past 32,767 in a running system) one statement became many, and each connection
+of the pool sent the full SQL text and had the server parse and plan it again until every variant had been
+seen five times. The SQL casts each parameter to its column's type, so bigint in is what it was.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.types.numeric import Int8
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -44,6 +50,7 @@ class Direct:
     constants: Mapping[str, Any]  # the values of literals a read carries (`literal(0)`)
     row: type[tuple[Any, ...]] | None = None  # a read's rows, by column name
     converters: tuple[Callable[[Any], Any] | None, ...] = ()  # a read's result processors
+    bigint: bool = False  # integers go as bigint (PostgreSQL: one parameter type, so one prepared statement)
 
     def rows_of(self, fetched: list[tuple[Any, ...]]) -> list[Any]:
         assert self.row is not None
@@ -57,10 +64,13 @@ class Direct:
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         given = {**self.constants, **params} if self.constants else params
-        return [
+        values = [
             given[name] if process is None else process(given[name])
             for name, process in zip(self.names, self.processors, strict=True)
         ]
+        if self.bigint:
+            return [Int8(v) if type(v) is int else v for v in values]
+        return values
 
 
 @functools.cache
@@ -100,6 +110,7 @@ def compile_for(statement: Any, dialect: Dialect, expected: set[str], *, reads: 
         constants=constants,
         row=namedtuple("Row", [c.key for c in columns]) if reads else None,
         converters=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
+        bigint=dialect.name == "postgresql",
     )
 
 
@@ -204,7 +215,10 @@ async def _on_psycopg(
     args = direct.arguments(params)
     try:
         async with psycopg.AsyncRawCursor(driver) as cursor:
-            await cursor.execute(direct.sql, args)
+            # Prepared at its first execution on a connection, not its fifth: these are the hot statements, of
+            # a few shapes each, and until prepared each one sends its whole SQL (kilobytes for a combined
+            # write) for the server to parse and plan, on every connection of the pool.
+            await cursor.execute(direct.sql, args, prepare=True)
             return await fetch(cursor)
     except psycopg.Error as error:
         raise await _raised(conn, driver, direct, args, error) from error
