@@ -9,9 +9,9 @@ server of --postgres-url or $CIVDESK_TEST_POSTGRES_URL, dropped afterwards):
 * civdesk runs under uvicorn in its own process (`python -m uvicorn --factory ingest:civdesk_app`),
   with an agency, an agent and a Telegram channel seeded through civdesk's own services. An agent's
   websocket (/api/v1/ws, bearer token from POST /api/v1/auth/login) stays open throughout. Its worker
-  (routing timers, deliveries, file fetches) runs inside that process; with `--worker separate` it runs
-  as the distributed mode deploys it instead: the web process without it, a `civdesk worker` beside it,
-  events crossing through Redis (`--redis-url`, or $CIVDESK_TEST_REDIS_URL).
+  (routing timers, deliveries, file fetches) runs inside that process. With `--worker separate`, on
+  PostgreSQL, it runs as the distributed mode deploys it instead: the web process without it, a
+  `civdesk worker` beside it, events crossing through Redis (`--redis-url`, or $CIVDESK_TEST_REDIS_URL).
 * The baseline runs the same way beside it (`ingest:baseline_app`: same uvicorn flags, same process
   model, same engine from civdesk.db.session.create_engine_for, same database) with one route that
   checks the secret header, parses the JSON and INSERTs the raw body into one table, `bench_raw`.
@@ -538,6 +538,10 @@ async def until_idle(*processes: Process, idle_cores: float = 0.05, window: floa
     `most` seconds; returns how long it took."""
     started = time.perf_counter()
     while time.perf_counter() - started < most:
+        for process in processes:
+            if process.process is not None and process.process.poll() is not None:
+                raise RuntimeError(f"a process under test exited with {process.process.returncode}:\n"
+                                   f"{process.log_tail()}")
         before = sum(p.cpu_seconds() for p in processes)
         await asyncio.sleep(window)
         if sum(p.cpu_seconds() for p in processes) - before < idle_cores * window:
@@ -619,18 +623,20 @@ def server_env(url: str, redis_url: str | None) -> dict[str, str]:
     return env
 
 
-def topology(args: argparse.Namespace) -> tuple[bool, str | None, str]:
+def topology(backend: str, args: argparse.Namespace) -> tuple[bool, str | None, str]:
     """Whether civdesk's workers run in a process of their own, the Redis bus (if any) and a line saying so.
-    Embedded (the default): one process, as `civdesk serve` runs with its worker inside. Separate: the
-    distributed mode of docs/deployment.md, `civdesk serve --no-embedded-worker` beside a `civdesk worker`,
-    events crossing between them through Redis; both share the machine's cores."""
-    separate = args.worker == "separate"
+    Embedded (the default): one process, as `civdesk serve` runs with its worker inside. Separate, on
+    PostgreSQL only: the distributed mode of docs/deployment.md, `civdesk serve --no-embedded-worker` beside
+    a `civdesk worker`, events crossing between them through Redis; both share the machine's cores. (SQLite
+    is the embedded mode's database: it always runs embedded.)"""
+    separate = args.worker == "separate" and backend == "postgresql"
     redis_url = args.redis_url
     if separate and not redis_url:
         from_env = os.environ.get("CIVDESK_TEST_REDIS_URL", "")
         redis_url = from_env if from_env.startswith(("redis://127.0.0.1", "redis://localhost")) else None
         if not redis_url:
-            raise RuntimeError("a separate worker needs the Redis bus: pass --redis-url or set CIVDESK_TEST_REDIS_URL")
+            raise RuntimeError("a separate worker needs the Redis bus on this machine: pass --redis-url, or set "
+                               "CIVDESK_TEST_REDIS_URL to a Redis on 127.0.0.1")
     bus = "Redis bus" if redis_url else "in-memory bus"
     shape = "web process + civdesk worker" if separate else "one process, worker embedded"
     return separate, redis_url, f"{shape}, {bus}"
@@ -679,7 +685,7 @@ async def measure(database: Database, world: World, args: argparse.Namespace, wo
     if args.profile_dir:
         args.profile_dir.mkdir(parents=True, exist_ok=True)
         prefix = ("-m", "cProfile", "-o", str(args.profile_dir / f"civdesk-{backend}.prof"))
-    separate, redis_url, report_topology = topology(args)
+    separate, redis_url, report_topology = topology(backend, args)
     env = server_env(database.url, redis_url) | {"CIVDESK_FILES_DIR": str(workdir / "files")}
     civdesk_env = env | {"CIVDESK_EMBEDDED_WORKER": "false"} if separate else env
     civdesk_server = Server(factory="civdesk_app", env=civdesk_env, log_path=workdir / f"civdesk-{backend}.log",
@@ -904,6 +910,8 @@ def as_json(reports: list[BackendReport], args: argparse.Namespace) -> dict[str,
             "civdesk_msg_s": round(c.throughput.rate, 1), "baseline_msg_s": round(b.throughput.rate, 1),
             "ratio": round(r.ratio, 3), "round_ratios": [round(x, 3) for x in r.round_ratios],
             "topology": r.topology,
+            "worker_cpu_ms_per_message": (round(r.worker_cpu_seconds * 1000 / len(c.throughput.ok), 3)
+                                          if not math.isnan(r.worker_cpu_seconds) and c.throughput.ok else None),
             "latency_rate": round(c.latency_rate, 1),
             "ws_p50_ms": round(percentile(c.ws_ms, 50), 2), "ws_p99_ms": round(r.ws_p99, 2),
             "civdesk_http_p50_ms": round(percentile(c.latency.http_ms, 50), 2),
@@ -945,8 +953,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=None,
                         help="run civdesk with the Redis bus (with --worker separate, default $CIVDESK_TEST_REDIS_URL)")
     parser.add_argument("--worker", choices=("embedded", "separate"), default="embedded",
-                        help="civdesk's worker inside the web process (default) or in a `civdesk worker` of its "
-                             "own, with the Redis bus")
+                        help="civdesk's worker inside the web process (default) or, on PostgreSQL, in a "
+                             "`civdesk worker` of its own, with the Redis bus")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     parser.add_argument("--profile-dir", type=Path, default=None,
                         help="run the civdesk server under cProfile, writing civdesk-<backend>.prof here")

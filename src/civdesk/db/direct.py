@@ -10,12 +10,13 @@ callers handle them as ever (an IntegrityError's retry, a dropped connection's `
 
 On PostgreSQL a `Direct` is compiled with `$1` placeholders and run on a raw cursor, which sends the SQL as
 it is. psycopg's ordinary cursor turns `%(name)s` into `$n` on every execution (a regex over the SQL, cached
-only for statements under 50 parameters and 4 kB) and maps each dict of parameters to a list. Its integers
-go as bigint whatever their size: psycopg would type 5 as smallint and 70,000 as integer, and it prepares a
-statement per SQL text *and* parameter types, each after five executions on a connection. With sizes
-varying (and ids growing past 32,767 in a running system) one statement became many, and each connection
-of the pool sent the full SQL text and had the server parse and plan it again until every variant had been
-seen five times. The SQL casts each parameter to its column's type, so bigint in is what it was.
+only for statements of up to 50 parameters and 4 kB) and maps each dict of parameters to a list. Its
+integers go as bigint whatever their size: psycopg would type 5 as smallint and 70,000 as integer, and it
+prepares a statement per SQL text *and* parameter types (a NULL has a type of its own too), each after five
+executions on a connection. With sizes varying (and ids growing past 32,767 in a running system) one
+statement became several, and each connection of the pool sent the full SQL text and had the server parse
+and plan it again until every variant had been seen five times. The SQL casts each parameter to its
+column's type, so bigint in is what it was.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from civdesk.db.sqlite_inline import InlineConnection
 
 _T = TypeVar("_T")
+
+
+_INT8_MIN, _INT8_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -69,14 +73,14 @@ class Direct:
             for name, process in zip(self.names, self.processors, strict=True)
         ]
         if self.bigint:
-            return [Int8(v) if type(v) is int else v for v in values]
+            return [Int8(v) if type(v) is int and _INT8_MIN <= v <= _INT8_MAX else v for v in values]
         return values
 
 
-@functools.cache
 def _dollar_placeholders(dialect: Dialect) -> Dialect:
     """The PostgreSQL dialect as it is, but rendering `$n` placeholders (SQLAlchemy's numeric_dollar), for
-    psycopg's raw cursor."""
+    psycopg's raw cursor. Made anew for each compilation, which callers cache: a copy kept aside would
+    miss what the dialect learns when its engine first connects."""
     dollar = copy.copy(dialect)
     dollar.paramstyle = "numeric_dollar"
     dollar.positional = True
