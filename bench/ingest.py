@@ -41,7 +41,6 @@ import random
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,11 +64,11 @@ from civdesk.db.session import create_engine_for, create_sessionmaker, sync_url
 from common import (
     HOST,
     Database,
+    Proc,
     background_load,
     free_port,
     fresh_database,
     machine_busy_seconds,
-    process_cpu_seconds,
 )
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -203,85 +202,28 @@ async def seed(url: str) -> World:
 # --------------------------------------------------------------------------------------------------
 
 
-class Process:
-    """A child process of the bench, its output in a log file."""
-
-    def __init__(self, *, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def spawn(self, command: list[str]) -> subprocess.Popen[bytes]:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        return self.process
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the process so far."""
-        return process_cpu_seconds(self.process.pid) if self.process is not None else 0.0
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-class Server(Process):
+def uvicorn_server(factory: str, *, env: dict[str, str], log_path: Path, python_prefix: tuple[str, ...] = ()) -> Proc:
     """`python -m uvicorn --factory ingest:<factory>` on 127.0.0.1, one process, uvicorn's defaults
     (uvloop + httptools when installed, as with `civdesk serve`), access log off for both."""
-
-    def __init__(self, *, factory: str, env: dict[str, str], log_path: Path,
-                 python_prefix: tuple[str, ...] = ()) -> None:
-        super().__init__(env=env, log_path=log_path)
-        self.factory = factory
-        self.python_prefix = python_prefix
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    async def start(self) -> None:
-        self.port = free_port()
-        process = self.spawn([
-            sys.executable, *self.python_prefix, "-m", "uvicorn", "--factory", f"ingest:{self.factory}",
-            "--app-dir", str(BENCH_DIR), "--host", HOST, "--port", str(self.port),
-            "--log-level", "warning", "--no-access-log",
-        ])
-        deadline = time.monotonic() + 60
-        async with aiohttp.ClientSession() as client:
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{self.factory} exited with {process.returncode}:\n{self.log_tail()}")
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with client.get(f"{self.url}/healthz") as response:
-                        if response.status == 200:
-                            return
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.factory} did not answer /healthz within 60 s:\n{self.log_tail()}")
-                await asyncio.sleep(0.1)
+    port = free_port()
+    command = [
+        sys.executable, *python_prefix, "-m", "uvicorn", "--factory", f"ingest:{factory}",
+        "--app-dir", str(BENCH_DIR), "--host", HOST, "--port", str(port),
+        "--log-level", "warning", "--no-access-log",
+    ]
+    return Proc(factory, command, env=env, log_path=log_path, port=port, stop_signal=signal.SIGINT)
 
 
-class Worker(Process):
+def civdesk_worker(*, env: dict[str, str], log_path: Path) -> Proc:
     """`civdesk worker`: delivery, routing timers and long polling, beside a web process started with
     the embedded worker off (the distributed mode in docs/deployment.md)."""
+    return Proc("civdesk worker", [sys.executable, "-m", "civdesk.cli", "worker"], env=env, log_path=log_path,
+                stop_signal=signal.SIGINT)
 
-    def start(self) -> None:
-        process = self.spawn([sys.executable, "-m", "civdesk.cli", "worker"])
-        time.sleep(0.5)
-        if process.poll() is not None:
-            raise RuntimeError(f"civdesk worker exited with {process.returncode}:\n{self.log_tail()}")
+
+async def start_server(server: Proc) -> None:
+    server.start()
+    await asyncio.to_thread(server.wait_healthy)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -442,7 +384,7 @@ class Sent:
 class CpuMeter:
     """Server process, this (client) process and the whole machine, from one point on."""
 
-    server: Server
+    server: Proc
     server_start: float = field(init=False)
     client_start: float = field(init=False)
     machine_start: float = field(init=False)
@@ -513,7 +455,7 @@ class Target:
         return sent
 
 
-async def closed_loop(client: aiohttp.ClientSession, target: Target, server: Server, *, count: int,
+async def closed_loop(client: aiohttp.ClientSession, target: Target, server: Proc, *, count: int,
                       concurrency: int, max_seconds: float) -> PhaseResult:
     """`concurrency` senders, each posting its next update as soon as the previous one is answered."""
     results: list[Sent] = []
@@ -533,15 +475,13 @@ async def closed_loop(client: aiohttp.ClientSession, target: Target, server: Ser
     return PhaseResult(results, elapsed, *meter.read())
 
 
-async def until_idle(*processes: Process, idle_cores: float = 0.05, window: float = 0.5, most: float = 30.0) -> float:
+async def until_idle(*processes: Proc, idle_cores: float = 0.05, window: float = 0.5, most: float = 30.0) -> float:
     """Waits until the processes are idle (under `idle_cores` busy together over `window` seconds), at most
     `most` seconds; returns how long it took."""
     started = time.perf_counter()
     while time.perf_counter() - started < most:
         for process in processes:
-            if process.process is not None and process.process.poll() is not None:
-                raise RuntimeError(f"a process under test exited with {process.process.returncode}:\n"
-                                   f"{process.log_tail()}")
+            process.check_alive()
         before = sum(p.cpu_seconds() for p in processes)
         await asyncio.sleep(window)
         if sum(p.cpu_seconds() for p in processes) - before < idle_cores * window:
@@ -549,7 +489,7 @@ async def until_idle(*processes: Process, idle_cores: float = 0.05, window: floa
     return time.perf_counter() - started
 
 
-async def open_loop(client: aiohttp.ClientSession, target: Target, server: Server, *, count: int,
+async def open_loop(client: aiohttp.ClientSession, target: Target, server: Proc, *, count: int,
                     rate: float, max_seconds: float) -> PhaseResult:
     """Posts at a fixed rate whatever the answers (no coordinated omission), up to `count` updates."""
     tasks: list[asyncio.Task[Sent]] = []
@@ -651,7 +591,7 @@ class Side:
     """One server under test (civdesk or the baseline) with its load."""
 
     name: str
-    server: Server
+    server: Proc
     target: Target
     workload: Workload
     watch: EventWatch | None = None
@@ -688,17 +628,17 @@ async def measure(database: Database, world: World, args: argparse.Namespace, wo
     separate, redis_url, report_topology = topology(backend, args)
     env = server_env(database.url, redis_url) | {"CIVDESK_FILES_DIR": str(workdir / "files")}
     civdesk_env = env | {"CIVDESK_EMBEDDED_WORKER": "false"} if separate else env
-    civdesk_server = Server(factory="civdesk_app", env=civdesk_env, log_path=workdir / f"civdesk-{backend}.log",
-                            python_prefix=prefix)
-    worker = Worker(env=civdesk_env, log_path=workdir / f"worker-{backend}.log") if separate else None
-    baseline_server = Server(factory="baseline_app", env=env, log_path=workdir / f"baseline-{backend}.log")
+    civdesk_server = uvicorn_server("civdesk_app", env=civdesk_env, log_path=workdir / f"civdesk-{backend}.log",
+                                    python_prefix=prefix)
+    worker = civdesk_worker(env=civdesk_env, log_path=workdir / f"worker-{backend}.log") if separate else None
+    baseline_server = uvicorn_server("baseline_app", env=env, log_path=workdir / f"baseline-{backend}.log")
     report = BackendReport(backend, topology=report_topology)
     say(f"{backend}: civdesk runs as {report_topology}")
     try:
-        await civdesk_server.start()
+        await start_server(civdesk_server)
         if worker is not None:
             worker.start()
-        await baseline_server.start()
+        await start_server(baseline_server)
         civdesk_load = Workload(tag=f"c{backend[:2]}", chats=args.chats, new_share=args.new_chat_share,
                                photo_share=args.photo_share)
         baseline_load = Workload(tag=f"b{backend[:2]}", chats=args.chats, new_share=args.new_chat_share,

@@ -51,7 +51,6 @@ import random
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -72,7 +71,14 @@ from civdesk.channels import registry
 from civdesk.channels.base import ChannelAccount, OutboundMessage
 from civdesk.core.clock import now
 from civdesk.db.session import create_engine_for, create_sessionmaker, sync_url
-from common import HOST, background_load, free_port, fresh_database, machine_busy_seconds, process_cpu_seconds
+from common import (
+    HOST,
+    Proc,
+    background_load,
+    free_port,
+    fresh_database,
+    machine_busy_seconds,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -271,69 +277,6 @@ def postgres_cpu_seconds(engine: Engine) -> float:
         return ticks / os.sysconf("SC_CLK_TCK")
     except Exception:
         return math.nan
-
-
-class Proc:
-    """A child process with its output in a log file; stopped with `stop_signal`, killed if it hangs."""
-
-    def __init__(self, name: str, command: list[str], *, env: dict[str, str], log_path: Path,
-                 port: int = 0, stop_signal: int = signal.SIGTERM) -> None:
-        self.name = name
-        self.command = command
-        self.env = env
-        self.log_path = log_path
-        self.port = port
-        self.stop_signal = stop_signal
-        self.process: subprocess.Popen[bytes] | None = None
-        self.cpu_at_stop = math.nan
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(self.command, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-
-    def wait_healthy(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            self.check_alive()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} did not answer /healthz within {timeout:.0f} s:\n{self.log_tail()}")
-            time.sleep(0.1)
-
-    def check_alive(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            code = self.process.returncode if self.process else None
-            raise RuntimeError(f"{self.name} exited ({code}):\n{self.log_tail()}")
-
-    def cpu_seconds(self) -> float:
-        if self.process is None:
-            return math.nan
-        if self.process.poll() is not None:
-            return self.cpu_at_stop
-        return process_cpu_seconds(self.process.pid)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.cpu_at_stop = process_cpu_seconds(self.process.pid)
-        self.process.send_signal(self.stop_signal)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:

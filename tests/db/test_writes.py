@@ -72,6 +72,15 @@ async def _kinds(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
         return list((await session.scalars(select(_timer.c.kind).order_by(_timer.c.id))).all())
 
 
+async def _later_timers(conn: AsyncConnection, kinds: list[str], sent: list[str]) -> None:
+    """A timer per kind left to go with the next statement (their ids drawn first where writes combine);
+    `sent` then holds only what follows."""
+    ids = await writes.next_ids(conn, *([_timer] * len(kinds))) if writes.combines(conn) else []
+    sent.clear()
+    for n, kind in enumerate(kinds):
+        await writes.later(conn, writes.inserting(_timer, _row(kind) | ({"id": ids[n]} if ids else {})))
+
+
 async def test_a_pending_write_is_seen_by_the_next_read(
     sessionmaker: async_sessionmaker[AsyncSession], statements: list[str]
 ) -> None:
@@ -112,10 +121,7 @@ async def test_writes_travel_with_the_events_in_one_statement(
     async with sessionmaker() as session:
         conn = await session.connection()
         combined = writes.combines(conn)
-        timer_ids = await writes.next_ids(conn, _timer, _timer) if combined else []
-        sent_to_psycopg.clear()
-        for n, kind in enumerate(("a", "b")):
-            await writes.later(conn, writes.inserting(_timer, _row(kind) | ({"id": timer_ids[n]} if combined else {})))
+        await _later_timers(conn, ["a", "b"], sent_to_psycopg)
         realtime_service.emit(session=session, agency_id=agency.id, type="test.one", payload={"n": 1})
         realtime_service.emit(session=session, agency_id=agency.id, type="test.two", payload={"n": 2})
         await realtime_service.commit(session)
@@ -140,10 +146,7 @@ async def test_many_writes_travel_in_one_statement_sent_as_it_is(
     async with sessionmaker() as session:
         conn = await session.connection()
         combined = writes.combines(conn)
-        timer_ids = await writes.next_ids(conn, *([_timer] * len(kinds))) if combined else []
-        sent_to_psycopg.clear()
-        for n, kind in enumerate(kinds):
-            await writes.later(conn, writes.inserting(_timer, _row(kind) | ({"id": timer_ids[n]} if combined else {})))
+        await _later_timers(conn, kinds, sent_to_psycopg)
         realtime_service.emit(session=session, agency_id=agency.id, type="test.many", payload={"n": 8})
         await realtime_service.commit(session)
     if combined:
@@ -159,10 +162,7 @@ async def test_a_long_run_of_writes_goes_in_statements_of_bounded_size(
     async with sessionmaker() as session:
         conn = await session.connection()
         combined = writes.combines(conn)
-        timer_ids = await writes.next_ids(conn, *([_timer] * len(kinds))) if combined else []
-        sent_to_psycopg.clear()
-        for n, kind in enumerate(kinds):
-            await writes.later(conn, writes.inserting(_timer, _row(kind) | ({"id": timer_ids[n]} if combined else {})))
+        await _later_timers(conn, kinds, sent_to_psycopg)
         await session.commit()
     if combined:
         assert len(sent_to_psycopg) == 2
