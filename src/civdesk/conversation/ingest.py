@@ -3,8 +3,8 @@
 This is the hottest path in civdesk (every webhook), so it speaks SQLAlchemy Core with statements
 built once: a continuing chat costs one lookup (identity, contact, open conversation and the
 duplicate check together), the message INSERT, the conversation UPDATE and the event INSERT. On
-PostgreSQL the lookup also draws the message's id, and the writes travel with the event INSERT as one
-statement (db.writes); a first message draws its contact's and conversation's ids in one more.
+PostgreSQL the lookup also draws the new rows' ids (the message's, and a first message's contact and
+conversation), and the writes travel with the event INSERT as one statement (db.writes).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy import Table, and_, bindparam, case, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from civdesk.channel.service import ChannelSnapshot
@@ -84,7 +84,16 @@ _identity = cast(Table, ContactIdentity.__table__)
 _conversation = cast(Table, Conversation.__table__)
 _message = cast(Table, Message.__table__)
 _UNBLOCK = update(_identity).where(_identity.c.id == bindparam("identity_id")).values(is_blocked=False)
-_LOOKUP_WITH_NEXT_ID = _LOOKUP.add_columns(writes.next_id_of(_message).label("next_message_id"))
+_FOUND = _LOOKUP.subquery("found")
+# PostgreSQL: the lookup also draws the ids of the rows a message may create, so that a first message costs
+# no round trip more than a continuing one. One row always comes back (the lookup's, or NULLs beside the
+# ids); CASE evaluates only its chosen branch, so a sequence is drawn only for a row that will be inserted.
+_LOOKUP_WITH_NEXT_IDS = select(
+    *_FOUND.c,
+    case((_FOUND.c.identity_id.is_(None), writes.next_id_of(_contact))).label("next_contact_id"),
+    case((_FOUND.c.conversation_id.is_(None), writes.next_id_of(_conversation))).label("next_conversation_id"),
+    writes.next_id_of(_message).label("next_message_id"),
+).select_from(select(literal(1).label("one")).subquery("one").outerjoin(_FOUND, true()))
 
 
 @dataclass(frozen=True)
@@ -125,15 +134,15 @@ async def _store(*, session: AsyncSession, channel: ChannelSnapshot, event: Inbo
     combine = writes.combines(conn)
     looked_up = await direct.read(
         conn,
-        _LOOKUP_WITH_NEXT_ID if combine else _LOOKUP,
+        _LOOKUP_WITH_NEXT_IDS if combine else _LOOKUP,
         {"channel_id": channel.id, "external_id": event.sender.external_id, "platform_key": event.platform_key},
     )
-    found = looked_up[0] if looked_up else None
+    found = looked_up[0] if looked_up and looked_up[0].identity_id is not None else None
     if found is not None and found.duplicate_id is not None:
         return None
     created = found is None or found.conversation_id is None
     # Ids known now let the INSERTs wait for the event's statement (PostgreSQL); None: take them from RETURNING.
-    ids = await _ids_ahead(conn, found) if combine else _Ids()
+    ids = _ids_drawn(looked_up[0]) if combine else _Ids()
     if found is None:
         contact_id = await _new_contact(conn, channel, event, stamp, ids.contact)
         contact_name = event.sender.display_name[:255]
@@ -224,15 +233,13 @@ class _Ids:
     message: int | None = None
 
 
-async def _ids_ahead(conn: AsyncConnection, found: Any) -> _Ids:
-    """PostgreSQL: the new rows' ids before their INSERTs; the lookup drew the message's already."""
-    if found is None:
-        contact, conversation, message = await writes.next_ids(conn, _contact, _conversation, _message)
-        return _Ids(contact=contact, conversation=conversation, message=message)
-    if found.conversation_id is None:
-        [conversation] = await writes.next_ids(conn, _conversation)
-        return _Ids(conversation=conversation, message=found.next_message_id)
-    return _Ids(message=found.next_message_id)
+def _ids_drawn(looked_up: Any) -> _Ids:
+    """PostgreSQL: the new rows' ids before their INSERTs, as the lookup drew them."""
+    return _Ids(
+        contact=looked_up.next_contact_id,
+        conversation=looked_up.next_conversation_id,
+        message=looked_up.next_message_id,
+    )
 
 
 def _own_phone(channel: ChannelSnapshot, event: InboundEvent, *, new_contact: bool) -> str | None:
