@@ -1,5 +1,6 @@
-"""What one inbound message costs the database on PostgreSQL: the lookup and one combined write, whether
-the citizen is new, continues a conversation or starts a new one after the last was resolved."""
+"""What one inbound message costs the database on PostgreSQL: the lookup and one combined write, each its
+own transaction (no BEGIN, no COMMIT), whether the citizen is new, continues a conversation or starts a
+new one after the last was resolved."""
 
 from __future__ import annotations
 
@@ -33,15 +34,22 @@ async def desk(database_url: str) -> AsyncIterator[Desk]:
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every statement a psycopg cursor executes (raw cursors included; BEGIN and COMMIT are not)."""
+    """Every statement a psycopg cursor executes (raw cursors included), and the connection's own
+    transaction commands (BEGIN, COMMIT …)."""
     recorded: list[str] = []
     execute = psycopg.AsyncCursor.execute
+    exec_command = psycopg.AsyncConnection._exec_command
 
     async def recording(self: psycopg.AsyncCursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
         recorded.append(str(query))
         return await execute(self, query, *args, **kwargs)
 
+    def recording_command(self: psycopg.AsyncConnection[Any], command: Any, *args: Any, **kwargs: Any) -> Any:
+        recorded.append(bytes(command).decode())
+        return exec_command(self, command, *args, **kwargs)
+
     monkeypatch.setattr(psycopg.AsyncCursor, "execute", recording)
+    monkeypatch.setattr(psycopg.AsyncConnection, "_exec_command", recording_command)
     return recorded
 
 

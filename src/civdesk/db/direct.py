@@ -17,12 +17,22 @@ executions on a connection. With sizes varying (and ids growing past 32,767 in a
 statement became several, and each connection of the pool sent the full SQL text and had the server parse
 and plan it again until every variant had been seen five times. The SQL casts each parameter to its
 column's type, so bigint in is what it was.
+
+A transaction's BEGIN waits for its first statement that needs one (PostgreSQL). Under READ COMMITTED each
+statement sees its own snapshot anyway, so a plain read that takes no lock sees the same outside a
+transaction as inside one; and one statement is atomic on its own. So a read that comes first in its
+transaction runs in autocommit mode, and so does a transaction's last write when nothing ran in a
+transaction before it and COMMIT follows at once (`realtime.service.commit` says so): a stored webhook
+(the lookup, then its one combined write) costs two round trips, not four with BEGIN and COMMIT, and the
+COMMIT that follows finds nothing to commit. Whatever comes between them (a lock, an ORM write) begins the
+transaction as ever, and the last write then goes inside it.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import re
 import sqlite3
 from collections import namedtuple
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -30,6 +40,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg import IsolationLevel
+from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import Int8
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -55,6 +67,7 @@ class Direct:
     row: type[tuple[Any, ...]] | None = None  # a read's rows, by column name
     converters: tuple[Callable[[Any], Any] | None, ...] = ()  # a read's result processors
     bigint: bool = False  # integers go as bigint (PostgreSQL: one parameter type, so one prepared statement)
+    lock_free: bool = False  # a plain SELECT that locks nothing: it may run before its transaction's BEGIN
 
     def rows_of(self, fetched: list[tuple[Any, ...]]) -> list[Any]:
         assert self.row is not None
@@ -75,6 +88,11 @@ class Direct:
         if self.bigint:
             return [Int8(v) if type(v) is int and _INT8_MIN <= v <= _INT8_MAX else v for v in values]
         return values
+
+
+# Row locks (FOR UPDATE and its kin, NOWAIT or SKIP LOCKED) and advisory locks last to the end of their
+# transaction: a statement taking one must run inside it.
+_LOCKS = re.compile(r"\bFOR\s+(NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b|advisory", re.IGNORECASE)
 
 
 def _dollar_placeholders(dialect: Dialect) -> Dialect:
@@ -108,6 +126,7 @@ def compile_for(statement: Any, dialect: Dialect, expected: set[str], *, reads: 
         return None
     columns = list(statement.selected_columns) if reads else []
     return Direct(
+        lock_free=reads and sql.lstrip().startswith("SELECT") and not _LOCKS.search(sql),
         sql=sql,
         names=names,
         processors=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names),
@@ -141,7 +160,8 @@ async def read(conn: AsyncConnection, statement: Any, params: Mapping[str, Any])
     compiled = _for_reading(statement, conn.dialect, frozenset(params)) if driver is not None else None
     if driver is None or compiled is None or _has_pending_writes(conn):
         return (await conn.execute(statement, params)).all()
-    return await rows_on_psycopg(conn, driver, compiled, params)
+    outside = compiled.lock_free and before_begin(driver)
+    return compiled.rows_of(await _on_psycopg(conn, driver, compiled, params, _all_rows, outside_transaction=outside))
 
 
 def _driver(conn: AsyncConnection) -> Any:
@@ -173,7 +193,18 @@ async def rows_on_psycopg(
     conn: AsyncConnection, driver: psycopg.AsyncConnection[Any], direct: Direct, params: Mapping[str, Any]
 ) -> list[Any]:
     """Runs a read (compiled with `reads=True`) on the psycopg connection: its rows, by column name."""
-    return direct.rows_of(await _on_psycopg(conn, driver, direct, params, lambda cursor: cursor.fetchall()))
+    return direct.rows_of(await _on_psycopg(conn, driver, direct, params, _all_rows))
+
+
+def before_begin(driver: psycopg.AsyncConnection[Any]) -> bool:
+    """The connection's transaction has sent nothing yet (psycopg sends BEGIN with its first statement), and
+    it is READ COMMITTED: a statement may run there in autocommit mode instead (see above). Not on a
+    connection in autocommit mode already: switching it back afterwards would end that."""
+    return (
+        not driver.autocommit
+        and driver.pgconn.transaction_status == TransactionStatus.IDLE
+        and driver.isolation_level in (None, IsolationLevel.READ_COMMITTED)
+    )
 
 
 async def _raised(
@@ -196,11 +227,20 @@ async def run_on_psycopg(
     params: Mapping[str, Any],
     *,
     returns_row: bool,
+    outside_transaction: bool = False,
 ) -> Any:
-    """Runs a statement on the psycopg connection; its one row if it `returns_row`."""
-    if returns_row:
-        return await _on_psycopg(conn, driver, direct, params, lambda cursor: cursor.fetchone())
-    return await _on_psycopg(conn, driver, direct, params, _nothing)
+    """Runs a statement on the psycopg connection; its one row if it `returns_row`. `outside_transaction`:
+    in autocommit mode, for a caller that knows the statement is the whole transaction (see above)."""
+    fetch = _one_row if returns_row else _nothing
+    return await _on_psycopg(conn, driver, direct, params, fetch, outside_transaction=outside_transaction)
+
+
+async def _all_rows(cursor: psycopg.AsyncCursor[Any]) -> list[Any]:
+    return await cursor.fetchall()
+
+
+async def _one_row(cursor: psycopg.AsyncCursor[Any]) -> Any:
+    return await cursor.fetchone()
 
 
 async def _nothing(_cursor: psycopg.AsyncCursor[Any]) -> None:
@@ -213,16 +253,33 @@ async def _on_psycopg(
     direct: Direct,
     params: Mapping[str, Any],
     fetch: Callable[[psycopg.AsyncCursor[Any]], Awaitable[_T]],
+    *,
+    outside_transaction: bool = False,
 ) -> _T:
     """Executes `direct` on a cursor of the psycopg connection and fetches what the caller wants; the
     driver's errors come back as SQLAlchemy's (`_raised`)."""
     args = direct.arguments(params)
     try:
         async with psycopg.AsyncRawCursor(driver) as cursor:
-            # Prepared at its first execution on a connection, not its fifth: these are the hot statements, of
-            # a few shapes each, and until prepared each one sends its whole SQL (kilobytes for a combined
-            # write) for the server to parse and plan, on every connection of the pool.
-            await cursor.execute(direct.sql, args, prepare=True)
+            if outside_transaction:
+                await driver.set_autocommit(True)
+            try:
+                # Prepared at its first execution on a connection, not its fifth: these are the hot statements,
+                # of a few shapes each, and until prepared each one sends its whole SQL (kilobytes for a
+                # combined write) for the server to parse and plan, on every connection of the pool.
+                await cursor.execute(direct.sql, args, prepare=True)
+            finally:
+                if outside_transaction:
+                    await _back_to_transactions(conn, driver)
             return await fetch(cursor)
     except psycopg.Error as error:
         raise await _raised(conn, driver, direct, args, error) from error
+
+
+async def _back_to_transactions(conn: AsyncConnection, driver: psycopg.AsyncConnection[Any]) -> None:
+    """Autocommit off again. A connection left in it would run every later transaction's statements one by
+    one, so one that cannot be switched back (the statement was interrupted, the server went) is discarded."""
+    if driver.pgconn.transaction_status == TransactionStatus.IDLE and not driver.closed:
+        await driver.set_autocommit(False)
+    else:
+        await conn.invalidate()

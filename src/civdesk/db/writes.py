@@ -5,8 +5,8 @@ the work (a continuing chat wrote the message, touched the conversation and logg
 of them). A caller with a single-row INSERT or an UPDATE by id whose result it does not need (ids are
 drawn from the sequences beforehand, see `next_ids`) hands it to `later`; the pending writes are sent
 as data-modifying CTEs of the next statement the connection runs, or of the event INSERT at commit
-(realtime.service.commit calls `insert_with_pending`), so a stored webhook costs BEGIN, the lookup,
-one write and COMMIT.
+(realtime.service.commit calls `insert_with_pending`), so a stored webhook costs the lookup and one
+write, each its own transaction (`db/direct` leaves out BEGIN and COMMIT where they add nothing).
 
 Order is kept where it matters: any other statement first sends the pending writes on their own, so
 reads see them. Inside one combined statement PostgreSQL runs the parts on one snapshot, so `later`
@@ -140,9 +140,10 @@ async def insert_now(conn: AsyncConnection, write: Write) -> int:
     return int(write.values["id"]) if write.part.kind == "update" else row_id
 
 
-async def insert_with_pending(conn: AsyncConnection, inserts: list[Write]) -> list[int]:
+async def insert_with_pending(conn: AsyncConnection, inserts: list[Write], *, then_commit: bool = False) -> list[int]:
     """Runs single-row INSERTs of tables with an `id` together with the connection's pending writes, in
-    one statement; their new ids, in order."""
+    one statement; their new ids, in order. `then_commit`: the caller commits next, with nothing else to
+    send, so a statement that is its transaction's first is the whole of it (`db/direct`: no BEGIN)."""
     if not combines(conn):
         return [await insert_now(conn, write) for write in inserts]
     pending: list[Write] = conn.sync_connection.info.get(_PENDING, [])  # type: ignore[union-attr]
@@ -155,7 +156,8 @@ async def insert_with_pending(conn: AsyncConnection, inserts: list[Write]) -> li
     compiled = _direct_returning_ids(*shape, conn.dialect) if driver is not None else None
     if driver is None or compiled is None:
         return [int(value) for value in (await conn.execute(_returning_ids(*shape), params)).one()]
-    row = await direct.run_on_psycopg(conn, driver, compiled, params, returns_row=True)
+    outside = then_commit and direct.before_begin(driver)
+    row = await direct.run_on_psycopg(conn, driver, compiled, params, returns_row=True, outside_transaction=outside)
     return [int(value) for value in row]
 
 

@@ -43,7 +43,9 @@ async def commit(session: AsyncSession) -> None:
         conn = await connection_of(session)
         rows = [event | {"created_at": stamp} for event in pending]
         # On PostgreSQL the transaction's pending writes (the citizen's message …) travel with the events.
-        ids = await writes.insert_with_pending(conn, [writes.inserting(_events, row) for row in rows])
+        # Nothing follows it but COMMIT when the ORM has nothing to flush.
+        last = not (session.new or session.dirty or session.deleted)
+        ids = await writes.insert_with_pending(conn, [writes.inserting(_events, row) for row in rows], then_commit=last)
     for event, event_id in zip(pending, ids, strict=True):
         messages.append(
             {
