@@ -14,7 +14,10 @@ server of --postgres-url or $CIVDESK_TEST_POSTGRES_URL, dropped afterwards):
   `civdesk worker` beside it, events crossing through Redis (`--redis-url`, or $CIVDESK_TEST_REDIS_URL).
 * The baseline runs the same way beside it (`ingest:baseline_app`: same uvicorn flags, same process
   model, same engine from civdesk.db.session.create_engine_for, same database) with one route that
-  checks the secret header, parses the JSON and INSERTs the raw body into one table, `bench_raw`.
+  checks the secret header, parses the JSON and INSERTs the raw body into one table, `bench_raw`, in a
+  transaction as SQLAlchemy runs it (BEGIN, INSERT, COMMIT). With `--baseline-commit autocommit`, on
+  PostgreSQL, the INSERT runs alone in autocommit mode, one round trip: a stricter baseline, since
+  civdesk's webhook needs no BEGIN or COMMIT either (db/direct).
 * Phase 1, maximum: `--concurrency` closed-loop senders post `--requests` Telegram updates to each,
   alternating civdesk and baseline in `--rounds` rounds so background load hits both alike: msg/s.
 * Phase 2, latency: once each server is idle again (phase 1 leaves files to fetch and conversations to
@@ -96,6 +99,12 @@ bench_raw = Table(
 )
 
 
+BASELINE_COMMIT = {
+    "transaction": "in a transaction (BEGIN, INSERT, COMMIT)",
+    "autocommit": "in autocommit mode (one statement, no BEGIN or COMMIT)",
+}
+
+
 def _baseline_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     return maker
@@ -105,11 +114,15 @@ def baseline_app() -> FastAPI:
     """uvicorn --factory target: POST /baseline/{channel_id} = secret check + json.loads + one INSERT."""
     settings = load_settings()
     secret = os.environ.get("CIVDESK_BENCH_WEBHOOK_SECRET", WEBHOOK_SECRET).encode()
+    autocommit = os.environ.get("CIVDESK_BENCH_BASELINE_COMMIT") == "autocommit"
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine_for(settings.database_url)
-        app.state.sessionmaker = create_sessionmaker(engine)
+        # --baseline-commit autocommit: the INSERT alone, one round trip, without SQLAlchemy's BEGIN and COMMIT.
+        app.state.sessionmaker = create_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
+        )
         try:
             yield
         finally:
@@ -535,6 +548,7 @@ class BackendReport:
     skipped: str | None = None
     round_ratios: list[float] = field(default_factory=list)
     topology: str = ""
+    baseline_commit: str = "transaction"
     worker_cpu_seconds: float = math.nan  # the separate worker's, over phase 1 and its settling
 
     @property
@@ -631,9 +645,12 @@ async def measure(database: Database, world: World, args: argparse.Namespace, wo
     civdesk_server = uvicorn_server("civdesk_app", env=civdesk_env, log_path=workdir / f"civdesk-{backend}.log",
                                     python_prefix=prefix)
     worker = civdesk_worker(env=civdesk_env, log_path=workdir / f"worker-{backend}.log") if separate else None
-    baseline_server = uvicorn_server("baseline_app", env=env, log_path=workdir / f"baseline-{backend}.log")
-    report = BackendReport(backend, topology=report_topology)
-    say(f"{backend}: civdesk runs as {report_topology}")
+    # SQLite runs in-process, with no round trips to save: its baseline always commits as SQLAlchemy does.
+    commit = args.baseline_commit if backend == "postgresql" else "transaction"
+    baseline_server = uvicorn_server("baseline_app", env=env | {"CIVDESK_BENCH_BASELINE_COMMIT": commit},
+                                     log_path=workdir / f"baseline-{backend}.log")
+    report = BackendReport(backend, topology=report_topology, baseline_commit=commit)
+    say(f"{backend}: civdesk runs as {report_topology}; the baseline's INSERT {BASELINE_COMMIT[commit]}")
     try:
         await start_server(civdesk_server)
         if worker is not None:
@@ -806,7 +823,8 @@ def render(reports: list[BackendReport], args: argparse.Namespace) -> str:
         if r.skipped or not r.civdesk or not r.baseline:
             continue
         c, b = r.civdesk, r.baseline
-        lines.append(f"  {r.backend}: civdesk ran as {r.topology}")
+        lines.append(f"  {r.backend}: civdesk ran as {r.topology}; "
+                     f"the baseline's INSERT {BASELINE_COMMIT[r.baseline_commit]}")
         lines.append(
             f"  {r.backend}: server CPU per message: civdesk {c.throughput.cpu_ms_per_message():.2f} ms, "
             f"baseline {b.throughput.cpu_ms_per_message():.2f} ms (phase 1, server process only); "
@@ -850,6 +868,7 @@ def as_json(reports: list[BackendReport], args: argparse.Namespace) -> dict[str,
             "civdesk_msg_s": round(c.throughput.rate, 1), "baseline_msg_s": round(b.throughput.rate, 1),
             "ratio": round(r.ratio, 3), "round_ratios": [round(x, 3) for x in r.round_ratios],
             "topology": r.topology,
+            "baseline_commit": r.baseline_commit,
             "worker_cpu_ms_per_message": (round(r.worker_cpu_seconds * 1000 / len(c.throughput.ok), 3)
                                           if not math.isnan(r.worker_cpu_seconds) and c.throughput.ok else None),
             "latency_rate": round(c.latency_rate, 1),
@@ -895,6 +914,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker", choices=("embedded", "separate"), default="embedded",
                         help="civdesk's worker inside the web process (default) or, on PostgreSQL, in a "
                              "`civdesk worker` of its own, with the Redis bus")
+    parser.add_argument("--baseline-commit", choices=tuple(BASELINE_COMMIT), default="transaction",
+                        help="the baseline's INSERT in a transaction as SQLAlchemy runs it (BEGIN, INSERT, COMMIT: the "
+                             "issue's baseline), or in autocommit mode (PostgreSQL only: one round trip, stricter)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     parser.add_argument("--profile-dir", type=Path, default=None,
                         help="run the civdesk server under cProfile, writing civdesk-<backend>.prof here")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
 import re
 import sqlite3
 from collections import namedtuple
@@ -50,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from civdesk.db.sqlite_inline import InlineConnection
 
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 
 _INT8_MIN, _INT8_MAX = -(2**63), 2**63 - 1
@@ -282,4 +284,5 @@ async def _back_to_transactions(conn: AsyncConnection, driver: psycopg.AsyncConn
     if driver.pgconn.transaction_status == TransactionStatus.IDLE and not driver.closed:
         await driver.set_autocommit(False)
     else:
+        log.warning("a database connection left mid-statement in autocommit mode is discarded")
         await conn.invalidate()
