@@ -10,7 +10,7 @@ from typing import Any, cast
 import psycopg
 import pytest
 from psycopg import errors
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -165,7 +165,7 @@ async def test_a_failed_write_alone_leaves_the_connection_in_transactions(
         await session.rollback()
 
 
-async def test_writes_after_a_first_read_still_commit_or_roll_back_together(
+async def test_writes_after_a_first_read_still_roll_back_together(
     sessionmaker: async_sessionmaker[AsyncSession], agency_id: int
 ) -> None:
     async with sessionmaker() as session:
@@ -173,8 +173,20 @@ async def test_writes_after_a_first_read_still_commit_or_roll_back_together(
         await direct.read(conn, _BY_SLUG, {"slug": "before-begin"})
         session.add(Agency(slug="second", name="Друге"))
         await session.flush()
-        realtime_service.emit(session=session, agency_id=agency_id, type="test.rolled-back", payload={})
-        await realtime_service.discard(session)
+        session.add(Agency(slug="before-begin", name="Двійник"))  # the slug is taken: this flush fails
+        with pytest.raises(IntegrityError):
+            await session.flush()
+        await session.rollback()
     async with sessionmaker() as session:
-        assert await session.scalar(select(func.count()).select_from(_agency)) == 1
-    assert await _events(sessionmaker, agency_id) == []
+        slugs = list(await session.scalars(select(_agency.c.slug)))
+    assert slugs == ["before-begin"]  # "second" went with the failed INSERT
+
+
+async def test_a_read_in_a_stricter_isolation_level_stays_in_its_transaction(
+    engine: AsyncEngine, agency_id: int, commands: list[str]
+) -> None:
+    """Under REPEATABLE READ the transaction's reads share one snapshot: a first read is part of it."""
+    async with engine.execution_options(isolation_level="REPEATABLE READ").connect() as conn:
+        assert [r.id for r in await direct.read(conn, _BY_SLUG, {"slug": "before-begin"})] == [agency_id]
+        assert commands == ["BEGIN ISOLATION LEVEL REPEATABLE READ"]
+        await conn.commit()

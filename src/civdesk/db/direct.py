@@ -5,7 +5,8 @@ processes the parameters and wraps the cursor in a result. For the small writes 
 that cost several times SQLite's own work, and for PostgreSQL's combined writes the walk alone cost more
 than the round trip (see docs/performance.md). A `Direct` is a statement compiled once for its dialect,
 with the bind processors SQLAlchemy would apply (datetimes as text on SQLite, JSON serialised). It runs
-in the transaction SQLAlchemy began on that connection, and its errors are raised as SQLAlchemy's, so
+in the transaction SQLAlchemy began on that connection (on PostgreSQL sometimes before its BEGIN, see the
+last paragraph), and its errors are raised as SQLAlchemy's, so
 callers handle them as ever (an IntegrityError's retry, a dropped connection's `connection_invalidated`).
 
 On PostgreSQL a `Direct` is compiled with `$1` placeholders and run on a raw cursor, which sends the SQL as
@@ -69,7 +70,10 @@ class Direct:
     row: type[tuple[Any, ...]] | None = None  # a read's rows, by column name
     converters: tuple[Callable[[Any], Any] | None, ...] = ()  # a read's result processors
     bigint: bool = False  # integers go as bigint (PostgreSQL: one parameter type, so one prepared statement)
-    lock_free: bool = False  # a plain SELECT that locks nothing: it may run before its transaction's BEGIN
+    # A plain SELECT that locks nothing: it may run before its transaction's BEGIN. (It is not checked for
+    # side effects: a read that calls a function which writes, notifies or sets a setting would take effect
+    # at once. The reads run this way call nothing of the kind; nextval is outside transactions anyway.)
+    lock_free: bool = False
 
     def rows_of(self, fetched: list[tuple[Any, ...]]) -> list[Any]:
         assert self.row is not None
@@ -162,8 +166,8 @@ async def read(conn: AsyncConnection, statement: Any, params: Mapping[str, Any])
     compiled = _for_reading(statement, conn.dialect, frozenset(params)) if driver is not None else None
     if driver is None or compiled is None or _has_pending_writes(conn):
         return (await conn.execute(statement, params)).all()
-    outside = compiled.lock_free and before_begin(driver)
-    return compiled.rows_of(await _on_psycopg(conn, driver, compiled, params, _all_rows, outside_transaction=outside))
+    outside = compiled.lock_free and before_begin(conn, driver)
+    return await rows_on_psycopg(conn, driver, compiled, params, outside_transaction=outside)
 
 
 def _driver(conn: AsyncConnection) -> Any:
@@ -192,21 +196,31 @@ def run_inline(conn: AsyncConnection, inline: InlineConnection, direct: Direct, 
 
 
 async def rows_on_psycopg(
-    conn: AsyncConnection, driver: psycopg.AsyncConnection[Any], direct: Direct, params: Mapping[str, Any]
+    conn: AsyncConnection,
+    driver: psycopg.AsyncConnection[Any],
+    direct: Direct,
+    params: Mapping[str, Any],
+    *,
+    outside_transaction: bool = False,
 ) -> list[Any]:
     """Runs a read (compiled with `reads=True`) on the psycopg connection: its rows, by column name."""
-    return direct.rows_of(await _on_psycopg(conn, driver, direct, params, _all_rows))
+    fetched = await _on_psycopg(conn, driver, direct, params, _all_rows, outside_transaction=outside_transaction)
+    return direct.rows_of(fetched)
 
 
-def before_begin(driver: psycopg.AsyncConnection[Any]) -> bool:
-    """The connection's transaction has sent nothing yet (psycopg sends BEGIN with its first statement), and
-    it is READ COMMITTED: a statement may run there in autocommit mode instead (see above). Not on a
-    connection in autocommit mode already: switching it back afterwards would end that."""
-    return (
-        not driver.autocommit
-        and driver.pgconn.transaction_status == TransactionStatus.IDLE
-        and driver.isolation_level in (None, IsolationLevel.READ_COMMITTED)
+def before_begin(conn: AsyncConnection, driver: psycopg.AsyncConnection[Any]) -> bool:
+    """The connection's transaction has sent nothing yet (psycopg sends BEGIN, a round trip of its own, just
+    before the first statement), and it is READ COMMITTED: a statement may run there in autocommit mode
+    instead (see above). Not on a connection in autocommit mode already: switching it back afterwards would
+    end that."""
+    level = driver.isolation_level
+    # No level set on the connection: the server's default, which SQLAlchemy read when it first connected.
+    read_committed = (
+        level == IsolationLevel.READ_COMMITTED
+        if level is not None
+        else conn.dialect.default_isolation_level == "READ COMMITTED"
     )
+    return read_committed and not driver.autocommit and driver.pgconn.transaction_status == TransactionStatus.IDLE
 
 
 async def _raised(
@@ -284,5 +298,5 @@ async def _back_to_transactions(conn: AsyncConnection, driver: psycopg.AsyncConn
     if driver.pgconn.transaction_status == TransactionStatus.IDLE and not driver.closed:
         await driver.set_autocommit(False)
     else:
-        log.warning("a database connection left mid-statement in autocommit mode is discarded")
+        log.warning("a database connection that could not leave autocommit mode is discarded")
         await conn.invalidate()
