@@ -5,7 +5,8 @@ conversation until they answer; a breach (target.breached) is told to the superv
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from time import sleep
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,6 +24,22 @@ from tests.support.stack import Stack
 from tests.support.world import BOT_TOKEN, login, run_async, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+
+
+KYIV = ZoneInfo("Europe/Kyiv")  # the console's browser runs in it (console_page)
+
+
+def _due_today_in_kyiv() -> datetime:
+    """A due time about 30 minutes ahead, but on the browser's today: the console writes a time on another
+    day with its date ("30 лист., 00:10"). In the day's last five minutes the test waits for the next day."""
+    local = now().astimezone(KYIV)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=KYIV)
+    if midnight - local < timedelta(minutes=5):
+        sleep((midnight - local).total_seconds() + 1)
+        local = now().astimezone(KYIV)
+        midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=KYIV)
+    due = min(local + timedelta(minutes=30), midnight - timedelta(minutes=1))
+    return due.replace(second=0, microsecond=0).astimezone(UTC)
 
 
 def _clean(page: Page, when: str) -> None:
@@ -80,8 +97,8 @@ def test_a_target_warning_shows_the_agent_a_notice_and_a_badge_until_they_answer
     expect(item).to_be_visible()
     expect(item.locator(".target-badge")).to_have_count(0)
 
-    due = (now() + timedelta(minutes=30)).replace(second=0, microsecond=0)
-    hhmm = due.astimezone(ZoneInfo("Europe/Kyiv")).strftime("%H:%M")
+    due = _due_today_in_kyiv()
+    hhmm = due.astimezone(KYIV).strftime("%H:%M")
     _target_timer_due_now(settings, cid, stage="warn", due=due)
 
     notices = page.locator("#notices")
