@@ -5,9 +5,7 @@ new one after the last was resolved."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import select
 
@@ -18,6 +16,7 @@ from civdesk.conversation.models import Conversation
 from civdesk.core.clock import now
 from civdesk.realtime import service as realtime_service
 from tests.routing.desk import Desk, open_desk
+from tests.support.psycopg_log import record_psycopg
 
 
 @pytest.fixture
@@ -36,21 +35,7 @@ async def desk(database_url: str) -> AsyncIterator[Desk]:
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every statement a psycopg cursor executes (raw cursors included), and the connection's own
     transaction commands (BEGIN, COMMIT …)."""
-    recorded: list[str] = []
-    execute = psycopg.AsyncCursor.execute
-    exec_command = psycopg.AsyncConnection._exec_command
-
-    async def recording(self: psycopg.AsyncCursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
-        recorded.append(str(query))
-        return await execute(self, query, *args, **kwargs)
-
-    def recording_command(self: psycopg.AsyncConnection[Any], command: Any, *args: Any, **kwargs: Any) -> Any:
-        recorded.append(bytes(command).decode())
-        return exec_command(self, command, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.AsyncCursor, "execute", recording)
-    monkeypatch.setattr(psycopg.AsyncConnection, "_exec_command", recording_command)
-    return recorded
+    return record_psycopg(monkeypatch, statements=True, commands=True)
 
 
 async def _write(desk: Desk, citizen: str, key: str, sent: list[str]) -> list[str]:

@@ -4,7 +4,6 @@ else still runs in one transaction: locks are held to its end, and what fails ro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import psycopg
@@ -16,27 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from civdesk.agency.models import Agency
 from civdesk.db import direct
-from civdesk.db.session import connection_of, create_engine_for, create_sessionmaker
+from civdesk.db.session import connection_of
 from civdesk.realtime import service as realtime_service
 from civdesk.realtime.models import EventRecord
+from tests.support.psycopg_log import record_psycopg
 
 _agency = cast(Table, Agency.__table__)
 _event = cast(Table, EventRecord.__table__)
 _BY_SLUG = select(_agency.c.id, _agency.c.name).where(_agency.c.slug == bindparam("slug"))
 
 
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+@pytest.fixture(autouse=True)
+def _postgresql_only(database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("BEGIN and autocommit are PostgreSQL's here (SQLite runs in-process)")
-    engine = create_engine_for(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
 
 
 @pytest.fixture
@@ -51,15 +43,7 @@ async def agency_id(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
 @pytest.fixture
 def commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The transaction commands psycopg sends (BEGIN, COMMIT, ROLLBACK …), in order."""
-    sent: list[str] = []
-    exec_command = psycopg.AsyncConnection._exec_command
-
-    def recording(self: psycopg.AsyncConnection[Any], command: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(bytes(command).decode())
-        return exec_command(self, command, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.AsyncConnection, "_exec_command", recording)
-    return sent
+    return record_psycopg(monkeypatch, statements=False, commands=True)
 
 
 def _driver(conn: Any) -> psycopg.AsyncConnection[Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import cast
 
 import pytest
@@ -12,20 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from civdesk.agency import service as agency_service
 from civdesk.agency.models import Agency
 from civdesk.db import direct, writes
-from civdesk.db.session import connection_of, create_engine_for, create_sessionmaker
+from civdesk.db.session import connection_of, create_sessionmaker
 
 _agency = cast(Table, Agency.__table__)
 # A literal (its value travels with the statement), a bound parameter, and an aware datetime column.
 _READ = select(_agency.c.id, _agency.c.slug, _agency.c.created_at, literal(7).label("seven")).where(
     _agency.c.slug == bindparam("slug")
 )
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine_for(database_url)
-    yield engine
-    await engine.dispose()
 
 
 async def test_a_read_on_psycopg_gives_the_rows_sqlalchemy_gives(engine: AsyncEngine) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
-import psycopg
 import pytest
 from sqlalchemy import Table, event, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -18,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from civdesk.agency import service as agency_service
 from civdesk.core.clock import now
 from civdesk.db import sqlite_inline, writes
-from civdesk.db.session import create_engine_for, create_sessionmaker
 from civdesk.realtime import service as realtime_service
 from civdesk.realtime.models import EventRecord
 from civdesk.timer.models import Timer
+from tests.support.psycopg_log import record_psycopg
 
 _timer = cast(Table, Timer.__table__)
 _event = cast(Table, EventRecord.__table__)
@@ -43,18 +42,6 @@ def _row(kind: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine_for(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
-
-
-@pytest.fixture
 def statements(engine: AsyncEngine) -> Iterator[list[str]]:
     """The SQL statements sent to the database (BEGIN and COMMIT are not statements here)."""
     sent: list[str] = []
@@ -72,10 +59,15 @@ async def _kinds(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
         return list((await session.scalars(select(_timer.c.kind).order_by(_timer.c.id))).all())
 
 
+async def _next_ids(conn: AsyncConnection, *tables: Table) -> list[int]:
+    """Primary keys drawn ahead from the tables' sequences, as the webhook's lookup draws them."""
+    return [int(value) for value in (await conn.execute(select(*map(writes.next_id_of, tables)))).one()]
+
+
 async def _later_timers(conn: AsyncConnection, kinds: list[str], sent: list[str]) -> None:
     """A timer per kind left to go with the next statement (their ids drawn first where writes combine);
     `sent` then holds only what follows."""
-    ids = await writes.next_ids(conn, *([_timer] * len(kinds))) if writes.combines(conn) else []
+    ids = await _next_ids(conn, *([_timer] * len(kinds))) if writes.combines(conn) else []
     sent.clear()
     for n, kind in enumerate(kinds):
         await writes.later(conn, writes.inserting(_timer, _row(kind) | ({"id": ids[n]} if ids else {})))
@@ -101,15 +93,7 @@ async def test_a_pending_write_is_seen_by_the_next_read(
 def sent_to_psycopg(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The statements psycopg's cursors execute: SQLAlchemy's, and the combined writes that `writes`
     runs on the driver directly (BEGIN and COMMIT are the connection's, not a cursor's)."""
-    sent: list[str] = []
-    execute = psycopg.AsyncCursor.execute
-
-    async def recording(self: psycopg.AsyncCursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(str(query))
-        return await execute(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.AsyncCursor, "execute", recording)
-    return sent
+    return record_psycopg(monkeypatch, statements=True, commands=False)
 
 
 async def test_writes_travel_with_the_events_in_one_statement(
@@ -174,7 +158,7 @@ async def test_an_update_of_a_row_inserted_beside_it_is_not_lost(
 ) -> None:
     async with sessionmaker() as session:
         conn = await session.connection()
-        [timer_id] = await writes.next_ids(conn, _timer) if writes.combines(conn) else [None]
+        [timer_id] = await _next_ids(conn, _timer) if writes.combines(conn) else [None]
         await writes.later(conn, writes.inserting(_timer, _row("x") | ({"id": timer_id} if timer_id else {})))
         timer_id = timer_id or await session.scalar(select(func.max(_timer.c.id)))
         await writes.later(conn, writes.updating(_timer, timer_id, {"attempts": 2}))
@@ -351,7 +335,7 @@ async def test_a_connection_dropped_before_the_combined_write_rolls_back_cleanly
         await session.commit()
     async with sessionmaker() as session:
         conn = await session.connection()
-        [timer_id] = await writes.next_ids(conn, _timer)
+        [timer_id] = await _next_ids(conn, _timer)
         await writes.later(conn, writes.inserting(_timer, _row("lost") | {"id": timer_id}))
         realtime_service.emit(session=session, agency_id=agency.id, type="test.lost", payload={})
         await _drop_from_the_server(engine, conn)

@@ -132,7 +132,6 @@ def compile_for(statement: Any, dialect: Dialect, expected: set[str], *, reads: 
         return None
     columns = list(statement.selected_columns) if reads else []
     return Direct(
-        lock_free=reads and sql.lstrip().startswith("SELECT") and not _LOCKS.search(sql),
         sql=sql,
         names=names,
         processors=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names),
@@ -140,6 +139,7 @@ def compile_for(statement: Any, dialect: Dialect, expected: set[str], *, reads: 
         row=namedtuple("Row", [c.key for c in columns]) if reads else None,
         converters=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
         bigint=dialect.name == "postgresql",
+        lock_free=reads and sql.lstrip().startswith("SELECT") and not _LOCKS.search(sql),
     )
 
 

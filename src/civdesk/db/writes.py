@@ -3,7 +3,7 @@
 Each statement is a network round trip, and on the webhook path the round trips cost more CPU than
 the work (a continuing chat wrote the message, touched the conversation and logged the event in three
 of them). A caller with a single-row INSERT or an UPDATE by id whose result it does not need (ids are
-drawn from the sequences beforehand, see `next_ids`) hands it to `later`; the pending writes are sent
+drawn from the sequences beforehand, see `next_id_of`) hands it to `later`; the pending writes are sent
 as data-modifying CTEs of the next statement the connection runs, or of the event INSERT at commit
 (realtime.service.commit calls `insert_with_pending`), so a stored webhook costs the lookup and one
 write, each its own transaction (`db/direct` leaves out BEGIN and COMMIT where they add nothing).
@@ -161,19 +161,10 @@ async def insert_with_pending(conn: AsyncConnection, inserts: list[Write], *, th
     return [int(value) for value in row]
 
 
-async def next_ids(conn: AsyncConnection, *tables: Table) -> list[int]:
-    """Fresh primary keys from the tables' sequences, one round trip for all (PostgreSQL)."""
-    row = (await conn.execute(_next_ids_of(tables))).one()
-    return [int(value) for value in row]
-
-
 def next_id_of(table: Table) -> Any:
+    """A fresh primary key from the table's sequence (PostgreSQL), as an expression: callers draw ids
+    within a statement they send anyway (the webhook's lookup)."""
     return func.nextval(func.pg_get_serial_sequence(table.name, "id"))
-
-
-@functools.cache
-def _next_ids_of(tables: tuple[Table, ...]) -> Any:
-    return select(*(next_id_of(table) for table in tables))
 
 
 def _params(slot: str, write: Write) -> dict[str, Any]:
