@@ -9,9 +9,9 @@ Per backend, on a fresh migrated database (seeded with Core bulk inserts, not ti
 * Decisions. One agency with 20 topics; every agent online, skilled in 3 topics, capacity 30; the
   open conversations are spread over the agents (about 20 each), so every decision ranks among
   ~750 skilled agents of ~5,000 online. Then `--decisions` new conversations, each routed exactly as a
-  worker routes it (`civdesk.routing.decide.route_one` under the conversation's row lock: ranking,
-  sticky check, capacity claim, assignment, decision record, reassignment timer, event), one
-  transaction per decision, committed. Beside it, in the same loop, the baseline: one
+  worker routes it on its route timer (`civdesk.routing.decide.route_conversation`: the conversation's
+  row lock, ranking, sticky check, capacity claim, assignment, decision record, reassignment timer,
+  event), one transaction per decision, committed. Beside it, in the same loop, the baseline: one
   `SELECT … FOR UPDATE` of a conversation by primary key and a commit, the cheapest transaction a
   decision could be. Also timed alone: the choice (the ranking query that finds who is eligible and
   who is best). Goal: p99 of a decision < 5 ms.
@@ -51,7 +51,7 @@ from civdesk.presence.models import AgentPresence  # noqa: E402
 from civdesk.realtime import service as realtime_service  # noqa: E402
 from civdesk.routing import assign, decide  # noqa: E402
 from civdesk.routing import config as routing_config  # noqa: E402
-from civdesk.routing.models import AgentLoad, AgentSkill  # noqa: E402
+from civdesk.routing.models import AgentLoad, AgentSkill, TopicRoster  # noqa: E402
 from civdesk.runtime import ready_to_serve, run  # noqa: E402
 from civdesk.timer import service as timer_service  # noqa: E402
 from civdesk.timer.models import Timer  # noqa: E402
@@ -113,11 +113,9 @@ def seed(url: str, *, agents: int, open_conversations: int, queued: int, seed_va
             for a in agent_ids
         ])
         skills = []
-        roster_skills: dict[int, dict[str, int]] = {}  # the roster row's copy, as `assign.store_skills` keeps it
         for a in agent_ids:
             for t in rng.sample(topic_ids, SKILLS_PER_AGENT):
                 skills.append({"agent_id": a, "topic_id": t, "level": rng.randint(1, 5)})
-                roster_skills.setdefault(a, {})[str(t)] = skills[-1]["level"]
         conn.execute(insert(_table(AgentSkill)), skills)
         loads = {a: 0 for a in agent_ids}
         total = open_conversations + queued
@@ -141,11 +139,11 @@ def seed(url: str, *, agents: int, open_conversations: int, queued: int, seed_va
             })
         for start in range(0, len(conversations), chunk):
             conn.execute(insert(_table(Conversation)), conversations[start:start + chunk])
-        conn.execute(insert(_table(AgentLoad)), [
-            {"agent_id": a, "agency_id": agency_id, "open_count": min(n, CAPACITY - 1), "capacity": CAPACITY,
-             "online": True, "last_assigned_at": stamp, "skills": roster_skills[a]}
-            for a, n in loads.items()
-        ])
+        roster = {a: {"agency_id": agency_id, "open_count": min(n, CAPACITY - 1), "capacity": CAPACITY,
+                      "online": True, "last_assigned_at": stamp} for a, n in loads.items()}
+        conn.execute(insert(_table(AgentLoad)), [{"agent_id": a, **row} for a, row in roster.items()])
+        # Each skill's topic row, as `assign` keeps it: the level, and a copy of the agent's roster row.
+        conn.execute(insert(_table(TopicRoster)), [skill | roster[skill["agent_id"]] for skill in skills])
         queued_ids = list(conn.execute(
             select(_table(Conversation).c.id).where(_table(Conversation).c.queued_at.is_not(None))
             .order_by(_table(Conversation).c.id)
@@ -194,9 +192,8 @@ async def decisions(
 
             started = time.perf_counter()
             async with sessionmaker() as session:
-                row = await assign.lock_conversation(session=session, conversation_id=conversation_id)
-                cfg = await routing_config.load(session=session, agency_id=row.agency_id)
-                routed = await decide.route_one(session=session, cfg=cfg, row=row)
+                routed = await decide.route_conversation(session=session, conversation_id=conversation_id,
+                                                         agency_id=world["agency_id"])
                 await realtime_service.commit(session)
             decided.append((time.perf_counter() - started) * 1000)
             assigned += routed is decide.Routed.ASSIGNED

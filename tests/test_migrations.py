@@ -10,19 +10,16 @@ from sqlalchemy import create_engine, insert, select, text
 import civdesk.models as models
 from civdesk.agency.models import Agency, Topic
 from civdesk.agent.models import Agent
-from civdesk.db.base import include_object
 from civdesk.db.migrate import downgrade, upgrade
 from civdesk.db.session import sync_url
-from civdesk.routing.models import AgentLoad, AgentSkill
+from civdesk.routing.models import AgentSkill, TopicRoster
 
 
 def _differences(database_url: str) -> list[object]:
     engine = create_engine(sync_url(database_url))
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(
-                connection, opts={"include_object": include_object(connection.dialect.name)}
-            )
+            context = MigrationContext.configure(connection)
             return list(compare_metadata(context, models.Base.metadata))
     finally:
         engine.dispose()
@@ -35,13 +32,13 @@ def test_models_match_the_migrations_and_the_newest_ones_reverse(database_url: s
     assert _differences(database_url) == []
 
 
-def test_the_roster_gets_each_agents_skills_when_it_gains_its_copy(database_url: str) -> None:
-    """Migration 0007 fills `agent_load.skills` from `agent_skill` for the agents already on the roster."""
-    downgrade(database_url, "0006")
+def test_each_agent_on_the_roster_gets_a_topic_row_per_skill(database_url: str) -> None:
+    """Migration 0008 makes `topic_roster` from `agent_skill` and the roster rows already there."""
+    downgrade(database_url, "0007")
     engine = create_engine(sync_url(database_url))
     try:
         with engine.begin() as conn:
-            agency = conn.execute(insert(Agency).values(slug="m7", name="Відомство").returning(Agency.id)).scalar_one()
+            agency = conn.execute(insert(Agency).values(slug="m8", name="Відомство").returning(Agency.id)).scalar_one()
             topics = [
                 conn.execute(insert(Topic).values(agency_id=agency, slug=s, name=s).returning(Topic.id)).scalar_one()
                 for s in ("t1", "t2")
@@ -49,29 +46,42 @@ def test_the_roster_gets_each_agents_skills_when_it_gains_its_copy(database_url:
             agents = [
                 conn.execute(
                     insert(Agent)
-                    .values(agency_id=agency, email=f"{n}@m7.test", password_hash="x", name=n)
+                    .values(agency_id=agency, email=f"{n}@m8.test", password_hash="x", name=n)
                     .returning(Agent.id)
                 ).scalar_one()
-                for n in ("skilled", "unskilled")
+                for n in ("skilled", "unskilled", "off the roster")
             ]
             conn.execute(
                 insert(AgentSkill),
                 [
                     {"agent_id": agents[0], "topic_id": topics[0], "level": 2},
                     {"agent_id": agents[0], "topic_id": topics[1], "level": 5},
+                    {"agent_id": agents[2], "topic_id": topics[1], "level": 4},
                 ],
             )
-            for agent_id in agents:
+            for agent_id, load in ((agents[0], 3), (agents[1], 0)):
                 conn.execute(
                     text(
                         "INSERT INTO agent_load (agent_id, agency_id, open_count, capacity, online)"
-                        " VALUES (:agent, :agency, 0, 5, true)"
+                        " VALUES (:agent, :agency, :load, 4, true)"
                     ),
-                    {"agent": agent_id, "agency": agency},
+                    {"agent": agent_id, "agency": agency, "load": load},
                 )
         upgrade(database_url)
         with engine.connect() as conn:
-            skills = dict(conn.execute(select(AgentLoad.agent_id, AgentLoad.skills)).all())
+            rows = conn.execute(
+                select(
+                    TopicRoster.agent_id,
+                    TopicRoster.topic_id,
+                    TopicRoster.level,
+                    TopicRoster.online,
+                    TopicRoster.open_count,
+                    TopicRoster.load_ratio,
+                ).order_by(TopicRoster.topic_id)
+            ).all()
     finally:
         engine.dispose()
-    assert skills == {agents[0]: {str(topics[0]): 2, str(topics[1]): 5}, agents[1]: {}}
+    assert [tuple(row) for row in rows] == [
+        (agents[0], topics[0], 2, True, 3, 0.75),
+        (agents[0], topics[1], 5, True, 3, 0.75),
+    ]

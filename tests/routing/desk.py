@@ -30,7 +30,7 @@ from civdesk.realtime import service as realtime_service
 from civdesk.routing import admin
 from civdesk.routing import config as routing_config
 from civdesk.routing import service as routing_service
-from civdesk.routing.models import AgentLoad, RoutingDecision
+from civdesk.routing.models import AgentLoad, AgentSkill, RoutingDecision, TopicRoster
 from civdesk.routing.schemas import AgencyRoutingUpdate, SkillLevel, SkillsWrite, TopicWrite
 from civdesk.timer.worker import TimerWorker
 
@@ -240,20 +240,29 @@ class Desk:
         return next((n for n, who in self.agents.items() if who.agent_id == agent_id), None)
 
     async def loads(self) -> dict[str, int]:
+        await self.roster_skills()  # which checks that the topic rows carry the same loads
         async with self.sessionmaker() as session:
             rows = dict((await session.execute(select(AgentLoad.agent_id, AgentLoad.open_count))).all())
         return {name: rows.get(who.agent_id, 0) for name, who in self.agents.items()}
 
     async def roster_skills(self) -> dict[str, dict[str, int]]:
-        """Each agent's roster copy of their skills, by topic slug."""
-        slugs = {str(topic_id): slug for slug, topic_id in self.topics.items()}
+        """Each agent's topic rows (the ranking's copy of their skills), by topic slug, for the agents on
+        the roster; and every topic row carries its agent's roster row as it is."""
+        slugs = {topic_id: slug for slug, topic_id in self.topics.items()}
+        copied = ("agency_id", "online", "open_count", "capacity", "last_assigned_at")
         async with self.sessionmaker() as session:
-            rows = dict((await session.execute(select(AgentLoad.agent_id, AgentLoad.skills))).all())
-        return {
-            name: {slugs[key]: level for key, level in rows[who.agent_id].items()}
-            for name, who in self.agents.items()
-            if who.agent_id in rows
-        }
+            on_roster = select(AgentLoad.agent_id, *(getattr(AgentLoad, c) for c in copied))
+            roster = {row[0]: tuple(row[1:]) for row in await session.execute(on_roster)}
+            per_topic = select(TopicRoster.agent_id, TopicRoster.topic_id, TopicRoster.level)
+            rows = (await session.execute(per_topic.add_columns(*(getattr(TopicRoster, c) for c in copied)))).all()
+            skilled = set((await session.execute(select(AgentSkill.agent_id, AgentSkill.topic_id))).all())
+        assert {(r.agent_id, r.topic_id) for r in rows} == {(a, t) for a, t in skilled if a in roster}
+        skills: dict[str, dict[str, int]] = {name: {} for name, who in self.agents.items() if who.agent_id in roster}
+        names = {who.agent_id: name for name, who in self.agents.items()}
+        for agent_id, topic_id, level, *values in rows:
+            assert tuple(values) == roster[agent_id], f"{names[agent_id]}'s topic row lags their roster row"
+            skills[names[agent_id]][slugs[topic_id]] = level
+        return skills
 
     async def decisions(self, conversation_id: int) -> list[RoutingDecision]:
         async with self.sessionmaker() as session:

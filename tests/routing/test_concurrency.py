@@ -67,6 +67,7 @@ async def test_two_workers_never_double_assign_or_exceed_capacity(desk: Desk, da
     agent_ids = [desk.agents[f"agent{i}"].agent_id for i in range(5)]
     assert [held.get(a, 0) for a in agent_ids] == [CAPACITY] * 5  # full, and never beyond
     assert {a: loads.get(a, 0) for a in agent_ids} == {a: held.get(a, 0) for a in agent_ids}
+    await desk.roster_skills()  # which checks that each agent's topic rows carry the same load
     assert assigned_twice == []
     waiting = [c for c in conversations if (await desk.get(c)).assignee_id is None]
     assert len(waiting) == 40 - 5 * CAPACITY

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, MetaData
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -23,27 +22,6 @@ NAMING = {
 
 # BIGINT primary keys on PostgreSQL; SQLite only autoincrements a plain INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-# A JSON document PostgreSQL can index (GIN) and look into by key; plain JSON text on SQLite.
-IndexedJson = JSON().with_variant(JSONB(), "postgresql")
-
-
-def only_on(dialect: str, index: Index) -> Index:
-    """An index one database needs and the other cannot use (a GIN index): created only there (the
-    migrations check the dialect themselves; `ddl_if` covers `create_all`), and compared with the models
-    only there (`include_object`)."""
-    index.info["only_on"] = dialect
-    return index.ddl_if(dialect=dialect)
-
-
-def include_object(dialect: str) -> Any:
-    """Alembic's `include_object` for a connection to `dialect`: leaves out another database's indexes."""
-
-    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-        wanted = obj.info.get("only_on") if type_ == "index" and not reflected else None
-        return wanted is None or wanted == dialect
-
-    return include
 
 
 class UtcDateTime(TypeDecorator[datetime]):

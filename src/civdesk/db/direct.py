@@ -92,8 +92,20 @@ class Direct:
             for name, process in zip(self.names, self.processors, strict=True)
         ]
         if self.bigint:
-            return [Int8(v) if type(v) is int and _INT8_MIN <= v <= _INT8_MAX else v for v in values]
+            return [_as_bigint(v) if type(v) in _INTEGERS else v for v in values]
         return values
+
+
+_INTEGERS = (int, list)  # (a list is looked into)
+
+
+def _as_bigint(value: Any) -> Any:
+    """An integer as bigint, and a list of integers as bigint[] (see the module's docstring)."""
+    if type(value) is int and _INT8_MIN <= value <= _INT8_MAX:
+        return Int8(value)
+    if type(value) is list and value and all(type(v) is int for v in value):
+        return [Int8(v) for v in value]
+    return value
 
 
 # Row locks (FOR UPDATE and its kin, NOWAIT or SKIP LOCKED) and advisory locks last to the end of their

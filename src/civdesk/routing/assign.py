@@ -4,7 +4,8 @@ An agent is eligible when active, online, under capacity, skilled in the convers
 agent for the general queue) and, for a language other than the agency's first, speaking it. The
 load lives in `agent_load` and changes only through `claim_capacity`/`release`, whose conditional
 statements lock the agent's row: two workers deciding at once can never push an agent past capacity,
-and a conversation row locked FOR UPDATE is assigned once.
+and a conversation row locked FOR UPDATE is assigned once. Each of those statements copies the agent's
+row onto their topics' rows (`topic_roster`), which a topic's ranking reads.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     Float,
     Integer,
     Select,
-    String,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     delete,
@@ -33,12 +35,12 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    type_coerce,
+    true,
     update,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from civdesk.agent.models import Agent
@@ -50,9 +52,11 @@ from civdesk.core.clock import as_utc, now
 from civdesk.db import direct, writes
 from civdesk.db.session import connection_of
 from civdesk.routing.config import AgencyRouting
-from civdesk.routing.models import AgentLanguage, AgentLoad, AgentSkill, RoutingDecision, Strategy
+from civdesk.routing.models import AgentLanguage, AgentLoad, AgentSkill, RoutingDecision, Strategy, TopicRoster
 
 _load = cast(Table, AgentLoad.__table__)
+_topics = cast(Table, TopicRoster.__table__)
+_skill = cast(Table, AgentSkill.__table__)
 _decision = cast(Table, RoutingDecision.__table__)
 _conversation = cast(Table, Conversation.__table__)
 _channel = cast(Table, Channel.__table__)
@@ -93,7 +97,6 @@ async def rank(
     (the agent who last helped this citizen) ranks first when eligible."""
     conn = await connection_of(session)
     shape, params = _ranking_inputs(
-        dialect=conn.dialect.name,
         cfg=cfg,
         topic_id=topic_id,
         language=language,
@@ -129,7 +132,6 @@ async def choose(
     trips) the candidates are claimed in turn."""
     conn = await connection_of(session)
     shape, params = _ranking_inputs(
-        dialect=conn.dialect.name,
         cfg=cfg,
         topic_id=topic_id,
         language=language,
@@ -160,7 +162,6 @@ async def choose(
 
 def _ranking_inputs(
     *,
-    dialect: str,
     cfg: AgencyRouting,
     topic_id: int | None,
     language: str | None,
@@ -176,12 +177,10 @@ def _ranking_inputs(
         exclude=bool(exclude),
         sticky=sticky_to is not None,
         round_robin=strategy == Strategy.ROUND_ROBIN.value,
-        on_sqlite=dialect == "sqlite",
     )
     params: dict[str, Any] = {
         "agency_id": cfg.id,
-        "topic_id": topic_id,
-        "topic_key": None if topic_id is None else str(topic_id),  # the key in the roster's `skills`
+        "topic": topic_id,  # not "topic_id": the rank-and-claim updates topic_roster, whose column it is
         "language": language,
         "sticky_to": sticky_to,
         "limit": limit,
@@ -207,7 +206,6 @@ class _Shape:
     exclude: bool
     sticky: bool
     round_robin: bool
-    on_sqlite: bool
 
 
 @functools.cache
@@ -224,8 +222,29 @@ def _rank_and_claim(shape: _Shape) -> Select[Any]:
     them would sort every eligible agent instead of keeping the best few). The UPDATE re-checks the
     capacity on the row it locked, which is the newest version even if another decision just
     committed a claim on it."""
-    query, keys = _eligible(shape)
-    ranked = _best(query.add_columns(*(key.value.label(f"key_{n}") for n, key in enumerate(keys))), keys).cte("ranked")
+    claiming = _claiming(*_eligible(shape))
+    ranked = claiming.ranked
+    return (
+        select(ranked.c.id, ranked.c.capacity, ranked.c.load, ranked.c.level, ranked.c.sticky, ranked.c.total)
+        .add_columns(claiming.claimed)
+        .add_cte(claiming.copied)
+        .order_by(*claiming.best_first)
+    )
+
+
+@dataclass(frozen=True)
+class _Claiming:
+    """The parts of a statement that ranks and claims (`_rank_and_claim`, `_lock_rank_and_claim`)."""
+
+    ranked: Any  # CTE: the best few, with their sort keys
+    best_first: list[Any]  # the order of `ranked`
+    claimed: Any  # the claimed agent's id (NULL when none was), a column
+    copied: Any  # CTE: the claimed agent's topic rows take the new load
+
+
+def _claiming(query: Select[Any], keys: list[_Key], limit: Any = None) -> _Claiming:
+    with_keys = query.add_columns(*(key.value.label(f"key_{n}") for n, key in enumerate(keys)))
+    ranked = _best(with_keys, keys, limit).cte("ranked")
     best_first = [key.on(ranked.c[f"key_{n}"]) for n, key in enumerate(keys)]
     held = _load.alias("held")
     free = (
@@ -233,7 +252,7 @@ def _rank_and_claim(shape: _Shape) -> Select[Any]:
         .join(ranked, ranked.c.id == held.c.agent_id)
         .where(held.c.open_count < held.c.capacity)
         .order_by(*best_first)
-        .limit(1)
+        .limit(literal_column("1"))
         .with_for_update(of=held, skip_locked=True)
         .scalar_subquery()
     )
@@ -241,23 +260,23 @@ def _rank_and_claim(shape: _Shape) -> Select[Any]:
         update(_load)
         .where(_load.c.agent_id == free, _load.c.open_count < _load.c.capacity)
         .values(_claimed())
-        .returning(_load.c.agent_id)
+        .returning(*(_load.c[name] for name in ("agent_id", *_COPIED)))
         .cte("claimed")
     )
-    return select(
-        ranked.c.id,
-        ranked.c.capacity,
-        ranked.c.load,
-        ranked.c.level,
-        ranked.c.sticky,
-        ranked.c.total,
-        select(claimed.c.agent_id).scalar_subquery().label("claimed"),
-    ).order_by(*best_first)
+    # In the same statement (which sees no row it changed), so the copy is made from the claim's own result.
+    copied = (
+        update(_topics)
+        .where(_topics.c.agent_id == claimed.c.agent_id)
+        .values({name: claimed.c[name] for name in _COPIED})
+        .cte("copied")
+    )
+    return _Claiming(ranked, best_first, select(claimed.c.agent_id).scalar_subquery().label("claimed"), copied)
 
 
-def _best(query: Select[Any], keys: list[_Key]) -> Select[Any]:
-    """The first `limit` rows of `query` in the order of `keys` (both ranking statements)."""
-    return query.order_by(*(key.on(key.value) for key in keys)).limit(bindparam("limit", type_=Integer))
+def _best(query: Select[Any], keys: list[_Key], limit: Any = None) -> Select[Any]:
+    """The first `limit` rows of `query` in the order of `keys` (by default the bind parameter `limit`)."""
+    limit = bindparam("limit", type_=Integer) if limit is None else limit
+    return query.order_by(*(key.on(key.value) for key in keys)).limit(limit)
 
 
 @dataclass(frozen=True)
@@ -273,54 +292,57 @@ class _Key:
         return ordered.nulls_first() if self.nulls_first else ordered
 
 
-def _eligible(shape: _Shape) -> tuple[Select[Any], list[_Key]]:
-    """The eligible agents (with the columns a ranking reports) and the strategy's sort keys, best first."""
-    load = _load.c.open_count
-    # With a topic on PostgreSQL, the skilled few come from the roster's own copy of the skills through
-    # its GIN index: the join to agent_skill cost more than the rest of the ranking (docs/performance.md).
-    from_roster = shape.topic and not shape.on_sqlite
-    skills = type_coerce(_load.c.skills, JSONB)
-    topic_key = bindparam("topic_key", type_=String)
-    level: Any = literal(0)
-    if from_roster:
-        level = sql_cast(skills[topic_key].astext, Integer)
-    elif shape.topic:
-        level = AgentSkill.level
+def _eligible(shape: _Shape, topic: Any = None, agency: Any = None) -> tuple[Select[Any], list[_Key]]:
+    """The eligible agents (with the columns a ranking reports) and the strategy's sort keys, best first.
+    A topic's come from its own roster rows, whose index holds them in the order of the least loaded:
+    the first few come off it without sorting the rest, and everyone eligible is counted from the index
+    alone (a window count would read every row). The general queue's come from the agency's roster.
+    `topic`, `agency`: as expressions (by default the bind parameters `topic` and `agency_id`)."""
+    roster = _topics if shape.topic else _load
+    load = roster.c.open_count
+    level: Any = roster.c.level if shape.topic else literal(0)
     # The agent who last helped this citizen comes first when eligible (another agency's never is).
-    first: Any = (_load.c.agent_id == bindparam("sticky_to")) if shape.sticky else literal(False)
-    # The roster row holds presence and capacity too: candidates come from one table (plus skills).
-    query = select(
-        _load.c.agent_id.label("id"),
-        _load.c.capacity,
-        load.label("load"),
-        level.label("level"),
-        first.label("sticky"),
-        func.count().over().label("total"),
-    )
-    # On SQLite, with a topic, the skilled few are the place to start (the topic index), not the agency's
-    # whole roster: "+ 0" keeps a planner without statistics off the roster's agency index.
-    agency = (_load.c.agency_id + 0) if shape.topic and shape.on_sqlite else _load.c.agency_id
-    query = query.where(agency == bindparam("agency_id"), _load.c.online.is_(True), load < _load.c.capacity)
-    if from_roster:
-        query = query.where(skills.has_key(topic_key))
-    elif shape.topic:
-        query = query.join(
-            AgentSkill, and_(AgentSkill.agent_id == _load.c.agent_id, AgentSkill.topic_id == bindparam("topic_id"))
-        )
+    first: Any = (roster.c.agent_id == bindparam("sticky_to")) if shape.sticky else literal(False)
+    source: Any = roster
+    if shape.topic:
+        # The index's columns in its order; a load ratio under 1 is a load under capacity.
+        ratio: Any = roster.c.load_ratio
+        conditions = [
+            roster.c.topic_id == (bindparam("topic") if topic is None else topic),
+            roster.c.agency_id == (bindparam("agency_id") if agency is None else agency),
+            roster.c.online == true(),
+            ratio < literal_column("1"),
+        ]
+    else:
+        ratio = sql_cast(load, Float) / sql_cast(roster.c.capacity, Float)
+        conditions = [roster.c.agency_id == bindparam("agency_id"), roster.c.online.is_(True), load < roster.c.capacity]
     if shape.other_language:
-        query = query.join(
+        source = source.join(
             AgentLanguage,
-            and_(AgentLanguage.agent_id == _load.c.agent_id, AgentLanguage.language == bindparam("language")),
+            and_(AgentLanguage.agent_id == roster.c.agent_id, AgentLanguage.language == bindparam("language")),
         )
     if shape.exclude:
-        query = query.where(_load.c.agent_id.not_in(bindparam("exclude", expanding=True)))
+        conditions.append(roster.c.agent_id.not_in(bindparam("exclude", expanding=True)))
+    # Uncorrelated: the count reads the table on its own, not the outer query's current row.
+    everyone = select(func.count()).select_from(source).where(*conditions).correlate(None).scalar_subquery()
+    query = (
+        select(
+            roster.c.agent_id.label("id"),
+            roster.c.capacity,
+            load.label("load"),
+            level.label("level"),
+            first.label("sticky"),
+            everyone.label("total"),
+        )
+        .select_from(source)
+        .where(*conditions)
+    )
     ahead = [_Key(first, descending=True)] if shape.sticky else []
-    idle = _Key(_load.c.last_assigned_at, nulls_first=True)  # the longest ago first, never assigned before all
+    idle = _Key(roster.c.last_assigned_at, nulls_first=True)  # the longest ago first, never assigned before all
     if shape.round_robin:
-        return query, [*ahead, idle, _Key(_load.c.agent_id)]
+        return query, [*ahead, idle, _Key(roster.c.agent_id)]
     # balanced: the lightest load relative to capacity, then the most skilled, then the longest idle
-    ratio = sql_cast(load, Float) / sql_cast(_load.c.capacity, Float)
-    return query, [*ahead, _Key(ratio), _Key(level, descending=True), idle, _Key(_load.c.agent_id)]
+    return query, [*ahead, _Key(ratio), _Key(level, descending=True), idle, _Key(roster.c.agent_id)]
 
 
 class Claim(enum.Enum):
@@ -340,6 +362,7 @@ async def claim_capacity(*, session: AsyncSession, agent_id: int, agency_id: int
     claim = _claim_statement(limited=capacity is not None)
     params = {"claim_agent": agent_id, "claim_capacity": capacity, "claim_moment": now(), "claim_agency": agency_id}
     if (await conn.execute(claim, params)).first() is not None:
+        await _copy_to_topics(conn, agent_id)
         return Claim.TAKEN
     current = await conn.scalar(_OPEN_COUNT, {"agent_id": agent_id})
     if current is None:  # the agent's first conversation ever: create the row, then claim again
@@ -358,6 +381,10 @@ def _claimed() -> dict[str, Any]:
         "last_assigned_at": bindparam("claim_moment"),
         "agency_id": bindparam("claim_agency"),
     }
+
+
+# The roster columns a claim sets, which the claimed agent's topic rows then copy.
+_COPIED = tuple(_claimed())
 
 
 @functools.cache
@@ -381,6 +408,35 @@ async def release(*, session: AsyncSession, agent_id: int | None) -> None:
         .where(_load.c.agent_id == agent_id)
         .values(open_count=case((_load.c.open_count > 0, _load.c.open_count - 1), else_=0))
     )
+    await _copy_to_topics(conn, agent_id)
+
+
+def _copy_statements() -> dict[str, Any]:
+    """Per dialect: the agent's topic rows (one per skill) made or refreshed from their roster row."""
+    columns = ("agency_id", "online", "open_count", "capacity", "last_assigned_at")
+    rows = (
+        select(_skill.c.agent_id, _skill.c.topic_id, _skill.c.level, *(_load.c[name] for name in columns))
+        .join(_load, _load.c.agent_id == _skill.c.agent_id)
+        .where(_skill.c.agent_id == bindparam("agent_id"))
+    )
+    statements = {}
+    for dialect in (postgresql, sqlite):
+        upsert = dialect.insert(_topics).from_select(["agent_id", "topic_id", "level", *columns], rows)
+        refreshed = {name: upsert.excluded[name] for name in ("level", *columns)}
+        statements[dialect.dialect.name] = upsert.on_conflict_do_update(
+            index_elements=["agent_id", "topic_id"], set_=refreshed
+        )
+    return statements
+
+
+_COPY_TO_TOPICS = _copy_statements()
+
+
+async def _copy_to_topics(conn: Any, agent_id: int) -> None:
+    """After any change to the agent's roster row or skills, in the same transaction (the roster row
+    is locked by then, so two copies of one agent never cross). The rank-and-claim copies its claim
+    itself (`_rank_and_claim`)."""
+    await conn.execute(_COPY_TO_TOPICS[conn.dialect.name], {"agent_id": agent_id})
 
 
 _helper = _conversation.alias("earlier")
@@ -417,6 +473,76 @@ async def lock_conversation(*, session: AsyncSession, conversation_id: int) -> A
     # walking them on every execution, which cost more CPU than running them.
     rows = await direct.read(conn, _LOCK_ONE, {"conversation_id": conversation_id})
     return rows[0] if rows else None
+
+
+async def lock_and_choose(
+    *, session: AsyncSession, cfg: AgencyRouting, conversation_id: int
+) -> tuple[Any, Choice | None] | None:
+    """PostgreSQL, a worker's routing decision in the usual case, with one round trip less: the
+    conversation locked (as `lock_conversation`) and, in the same statement, the choice made and the
+    capacity claimed (as `choose`) when the locked row is what that choice assumes: still routable,
+    of this agency, with a topic whose strategy is balanced, in the agency's first language, with no
+    agent who helped the citizen before (those rank the sticky agent first, and go the usual way),
+    and no agent excluded (the caller's part). The agency must be open now (the caller checks that).
+    The locked row with the choice, or with None when the row is not such a case: it stays locked,
+    and the caller decides as ever. None elsewhere (SQLite has no round trips to save)."""
+    conn = await connection_of(session)
+    if conn.dialect.name != "postgresql" or not cfg.balanced_topics:
+        return None
+    params = {
+        "conversation_id": conversation_id,
+        "agency_id": cfg.id,
+        "primary": cfg.primary_language,
+        "topics": list(cfg.balanced_topics),
+        "claim_moment": now(),
+        "claim_agency": cfg.id,
+    }
+    rows = await direct.read(conn, _lock_rank_and_claim(), params)
+    if not rows:
+        return None, None  # no such conversation
+    [locked] = rows
+    if not locked.decided:
+        return locked, None
+    ranking = Ranking(tuple(Candidate(*c) for c in locked.candidates or ()), eligible_count=locked.eligible or 0)
+    chosen = next((c for c in ranking.candidates if c.agent_id == locked.claimed), None)
+    return locked, Choice(ranking, chosen, contended=chosen is None and bool(ranking.candidates))
+
+
+@functools.cache
+def _lock_rank_and_claim() -> Select[Any]:
+    """`_LOCK_ONE`, and `_rank_and_claim` of a balanced topic's conversation, as one statement. The
+    ranking reads the topic from the locked row, and only when that row passes the checks, so it runs
+    after the lock (whose wait, if any, ends with the newest version of the row)."""
+    locked = _LOCK_ONE.cte("locked")
+    from_locked = {
+        "topic": select(locked.c.topic_id).scalar_subquery(),
+        "agency": select(locked.c.agency_id).scalar_subquery(),
+        "decided": select(
+            and_(
+                locked.c.agency_id == bindparam("agency_id"),
+                locked.c.status != Status.RESOLVED.value,
+                locked.c.assignee_id.is_(None),
+                locked.c.triage_pending.is_(False),
+                or_(locked.c.language.is_(None), locked.c.language.in_(["", bindparam("primary")])),
+                locked.c.last_helper_id.is_(None),
+                locked.c.topic_id == any_(bindparam("topics", type_=ARRAY(BigInteger))),
+            )
+        ).scalar_subquery(),
+    }
+    balanced = _Shape(topic=True, other_language=False, exclude=False, sticky=False, round_robin=False)
+    query, keys = _eligible(balanced, topic=from_locked["topic"], agency=from_locked["agency"])
+    claiming = _claiming(query.where(from_locked["decided"]), keys, literal_column(str(CANDIDATES_RECORDED)))
+    ranked = claiming.ranked
+    # One row: the locked row's columns once, with the ranked few as [[id, load, capacity, level], …].
+    each = func.json_build_array(ranked.c.id, ranked.c.load, ranked.c.capacity, ranked.c.level)
+    candidates = func.json_agg(aggregate_order_by(each, *claiming.best_first))
+    return select(
+        *locked.c,
+        from_locked["decided"].label("decided"),
+        select(candidates).scalar_subquery().label("candidates"),
+        select(ranked.c.total).limit(literal_column("1")).scalar_subquery().label("eligible"),
+        claiming.claimed,
+    ).add_cte(claiming.copied)
 
 
 def read_of(row: Any, **changes: Any) -> ConversationRead:
@@ -552,36 +678,30 @@ async def roster(
     if capacity is not None:
         changes["capacity"] = capacity
     own_capacity = select(Agent.capacity).where(Agent.id == agent_id).scalar_subquery()
-    # A new row copies the agent's skills; afterwards `store_skills` keeps them in step.
-    aggregate = func.jsonb_object_agg if dialect is postgresql else func.json_group_object
-    by_topic = aggregate(sql_cast(AgentSkill.topic_id, String), AgentSkill.level)
-    own_skills = (
-        select(func.coalesce(by_topic, literal_column("'{}'"))).where(AgentSkill.agent_id == agent_id).scalar_subquery()
-    )
     statement = dialect.insert(_load).values(
         agent_id=agent_id,
         agency_id=agency_id,
         open_count=0,
         capacity=capacity if capacity is not None else own_capacity,
         online=bool(online),
-        skills=own_skills,
     )
     await conn.execute(
         statement.on_conflict_do_update(index_elements=["agent_id"], set_=changes or {"agency_id": agency_id})
     )
+    await _copy_to_topics(conn, agent_id)
 
 
 async def store_skills(*, session: AsyncSession, agent_id: int, agency_id: int, levels: Mapping[int, int]) -> None:
-    """Sets the agent's topics and their levels (topic id → level): in `agent_skill`, and on the agent's
-    roster row, whose copy PostgreSQL ranks from (in the caller's transaction)."""
+    """Sets the agent's topics and their levels (topic id → level): in `agent_skill`, and in the agent's
+    topic rows, which rankings read (in the caller's transaction)."""
     await session.execute(delete(AgentSkill).where(AgentSkill.agent_id == agent_id))
     if levels:
         await session.execute(
             insert(AgentSkill), [{"agent_id": agent_id, "topic_id": t, "level": n} for t, n in levels.items()]
         )
-    # The roster row first: had another transaction just created it (the agent coming online) with the
-    # skills it saw then, an UPDATE alone would not see that row and leave its copy stale. The upsert waits
-    # for that transaction and then locks the row.
+    # Through the roster row: had another transaction just created it (the agent coming online) with the
+    # topic rows of the skills it saw then, this one's copy would not see those rows. The upsert waits for
+    # that transaction and then locks the row; its copy then makes or refreshes a row per skill.
     await roster(session=session, agent_id=agent_id, agency_id=agency_id)
-    roster_skills = {str(topic_id): level for topic_id, level in levels.items()}
-    await session.execute(update(_load).where(_load.c.agent_id == agent_id).values(skills=roster_skills))
+    dropped = delete(_topics).where(_topics.c.agent_id == agent_id, _topics.c.topic_id.not_in(list(levels)))
+    await session.execute(dropped)

@@ -6,6 +6,7 @@ process's copy at once, and other processes see it within `TTL_SECONDS`.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -61,6 +62,11 @@ class AgencyRouting:
     def strategy(self, topic_id: int | None) -> str:
         topic = self.topic(topic_id)
         return (topic.strategy if topic and topic.strategy else None) or self.default_strategy or Strategy.MANUAL.value
+
+    @functools.cached_property
+    def balanced_topics(self) -> tuple[int, ...]:
+        """The topics whose strategy is balanced (the usual case of a decision, `assign.lock_and_choose`)."""
+        return tuple(t.id for t in self.topics if self.strategy(t.id) == Strategy.BALANCED.value)
 
     def reassign_after(self, topic_id: int | None) -> int:
         topic = self.topic(topic_id)

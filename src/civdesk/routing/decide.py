@@ -58,15 +58,17 @@ async def route_one(
     exclude: Collection[int] = (),
     notify: bool = False,
     why: str = "",
+    choice: assign.Choice | None = None,
 ) -> Routed:
-    """One decision for a locked, routable conversation."""
+    """One decision for a locked, routable conversation. `choice`: made already, with the lock, while the
+    agency was open (`assign.lock_and_choose`); its claim, if any, stands."""
     strategy = cfg.strategy(row.topic_id)
     prefix = f"{why}; " if why else ""
-    if not hours.is_open(cfg.calendar, now()):
+    if choice is None and not hours.is_open(cfg.calendar, now()):
         await drain_at_opening(session=session, cfg=cfg, after=now())
         await assign.requeue(session=session, conversation_id=row.id)
         return Routed.CLOSED
-    if strategy == Strategy.MANUAL.value:
+    if choice is None and strategy == Strategy.MANUAL.value:
         if notify:
             await _waiting(
                 session=session,
@@ -76,15 +78,16 @@ async def route_one(
                 reason=prefix + "manual pull: waits for an agent to take it",
             )
         return Routed.MANUAL
-    choice = await assign.choose(
-        session=session,
-        cfg=cfg,
-        topic_id=row.topic_id,
-        language=row.language,
-        strategy=strategy,
-        exclude=exclude,
-        sticky_to=row.last_helper_id if row.last_helper_id not in exclude else None,
-    )
+    if choice is None:
+        choice = await assign.choose(
+            session=session,
+            cfg=cfg,
+            topic_id=row.topic_id,
+            language=row.language,
+            strategy=strategy,
+            exclude=exclude,
+            sticky_to=row.last_helper_id if row.last_helper_id not in exclude else None,
+        )
     ranking = choice.ranking
     if choice.chosen is not None:
         rule = (
@@ -232,18 +235,43 @@ async def _tell_position(*, session: AsyncSession, cfg: AgencyRouting, row: Any)
 
 async def on_route(session: AsyncSession, timer: ClaimedTimer) -> None:
     assert timer.conversation_id is not None
-    row = await assign.lock_conversation(session=session, conversation_id=timer.conversation_id)
-    if not _routable(row):
-        return
-    cfg = await routing_config.load(session=session, agency_id=row.agency_id)
-    await route_one(
+    await route_conversation(
         session=session,
-        cfg=cfg,
-        row=row,
+        conversation_id=timer.conversation_id,
+        agency_id=timer.agency_id,
         exclude=timer.payload.get("exclude", []),
         notify=bool(timer.payload.get("notify")),
         why=timer.payload.get("why", ""),
     )
+
+
+async def route_conversation(
+    *,
+    session: AsyncSession,
+    conversation_id: int,
+    agency_id: int | None,
+    exclude: Collection[int] = (),
+    notify: bool = False,
+    why: str = "",
+) -> Routed | None:
+    """A route timer's decision: locks the conversation and decides, if it still waits for one (None
+    when not). `agency_id`: the agency the timer was set for; while it is open, the usual case is
+    decided with the lock, in one statement (`assign.lock_and_choose`)."""
+    row, choice = None, None
+    if agency_id is not None and not exclude:
+        cfg = await routing_config.load(session=session, agency_id=agency_id)
+        if hours.is_open(cfg.calendar, now()):
+            decided = await assign.lock_and_choose(session=session, cfg=cfg, conversation_id=conversation_id)
+            if decided is not None:
+                row, choice = decided
+                if row is None:
+                    return None
+    if row is None:
+        row = await assign.lock_conversation(session=session, conversation_id=conversation_id)
+    if not _routable(row):
+        return None
+    cfg = await routing_config.load(session=session, agency_id=row.agency_id)
+    return await route_one(session=session, cfg=cfg, row=row, exclude=exclude, notify=notify, why=why, choice=choice)
 
 
 async def on_drain(session: AsyncSession, timer: ClaimedTimer) -> None:

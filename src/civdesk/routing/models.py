@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Computed, Double, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from civdesk.db.base import Base, BigId, IndexedJson, UtcDateTime, created_at_column, only_on
+from civdesk.db.base import Base, BigId, UtcDateTime, created_at_column
 
 
 class Strategy(enum.StrEnum):
@@ -44,16 +44,13 @@ class AgentLoad(Base):
     """Routing's roster: per agent, whether they take conversations now, how many they may hold and
     how many they hold. The count changes only by a conditional UPDATE of this row, so two workers can
     never push an agent past capacity; `online` and `capacity` copy presence and the agent's setting,
-    and `skills` the agent's topics and levels (`agent_skill`, keyed by topic id as text), all kept in
-    the same transactions, so ranking candidates reads one table, not four. On PostgreSQL a GIN index on
-    `skills` finds a topic's skilled agents without joining `agent_skill` (see docs/performance.md)."""
+    kept in the same transactions, so ranking candidates reads one table, not four."""
 
     __tablename__ = "agent_load"
     __table_args__ = (
         # Not `open_count`: a claim changes only unindexed columns, so PostgreSQL writes the new row version
-        # on the same page (a HOT update) without a new entry in each index, the GIN one included.
+        # on the same page (a HOT update) without a new entry in the index.
         Index("ix_agent_load_agency", "agency_id", "online"),
-        only_on("postgresql", Index("ix_agent_load_skills", "skills", postgresql_using="gin")),
     )
 
     agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), primary_key=True)
@@ -62,7 +59,31 @@ class AgentLoad(Base):
     capacity: Mapped[int] = mapped_column(Integer, default=5)
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    skills: Mapped[dict[str, int]] = mapped_column(IndexedJson, default=dict, server_default="{}")
+
+
+# What share of their capacity an agent holds: NULL with no capacity at all, below 1 with room to spare.
+LOAD_RATIO = "CAST(open_count AS DOUBLE PRECISION) / NULLIF(capacity, 0)"
+
+
+class TopicRoster(Base):
+    """The roster per topic: one row per agent and topic they are skilled in, with the level and a copy
+    of the agent's roster row (`agent_load`), written in the same statements. A topic's ranking reads
+    its own rows through `ix_topic_roster_best` in the order of the least loaded: the first few come
+    off the index, and everyone eligible is counted from the index alone, instead of a scan and a sort
+    of every skilled agent (docs/performance.md). `agent_load` stays the one that decides a claim."""
+
+    __tablename__ = "topic_roster"
+    __table_args__ = (Index("ix_topic_roster_best", "topic_id", "agency_id", "online", "load_ratio"),)
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id", ondelete="CASCADE"), primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(Integer)
+    online: Mapped[bool] = mapped_column(Boolean)
+    open_count: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    load_ratio: Mapped[float | None] = mapped_column(Double, Computed(LOAD_RATIO, persisted=True))
 
 
 class RoutingDecision(Base):

@@ -5,8 +5,6 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import MetaData, engine_from_config, pool
 
-from civdesk.db.base import include_object
-
 
 def _metadata() -> MetaData:
     # Only autogenerate needs the models; importing them lazily keeps db/ free of domain imports at runtime.
@@ -25,7 +23,6 @@ def run_migrations_online() -> None:
             target_metadata=_metadata(),
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
-            include_object=include_object(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

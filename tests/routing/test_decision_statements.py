@@ -1,0 +1,119 @@
+"""What a route timer's decision costs PostgreSQL: in the usual case the lock, the ranking and the claim are
+one statement, then the decision's writes and COMMIT; a case that statement does not decide (a returning
+citizen, whose earlier agent ranks first) is decided as ever, under the lock it took."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from civdesk.realtime import service as realtime_service
+from civdesk.routing import decide
+from tests.routing.desk import Desk, open_desk
+from tests.support.psycopg_log import record_psycopg
+
+
+@pytest.fixture
+async def desk(database_url: str) -> AsyncIterator[Desk]:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no round trips to save: it locks, ranks and claims in turn")
+    opened = await open_desk(database_url)
+    try:
+        await opened.configure(default_strategy="balanced")
+        await opened.topic("subsidies", "Субсидії", keywords=["субсид"])
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return record_psycopg(monkeypatch, statements=True, commands=True)
+
+
+def _kind(statement: str) -> str:
+    if "locked AS" in statement:
+        return "lock, rank and claim"
+    if statement.startswith("WITH ranked AS"):
+        return "rank and claim"
+    if "INSERT INTO event" in statement:
+        return "writes"
+    return statement.split()[0]
+
+
+async def _decide(desk: Desk, conversation_id: int, sent: list[str]) -> tuple[decide.Routed | None, list[str]]:
+    """A route timer's decision, as the worker makes it, and what it sent."""
+    async with desk.sessionmaker() as session:
+        sent.clear()
+        routed = await decide.route_conversation(
+            session=session, conversation_id=conversation_id, agency_id=desk.agency_id
+        )
+        await realtime_service.commit(session)
+        return routed, [_kind(s) for s in sent]
+
+
+async def test_a_new_citizens_decision_locks_ranks_and_claims_in_one_statement(desk: Desk, sent: list[str]) -> None:
+    await desk.agent("olena", topics=["subsidies"], capacity=2)
+    await desk.agent("taras", topics=["subsidies"], capacity=2)
+    await desk.fire()  # the agents' own timers, if any
+    warm_up = await desk.write("warm-up", "субсидія")
+    await _decide(desk, warm_up, sent)  # the agency's routing settings are read once, then cached
+
+    asking = await desk.write("maria", "Як оформити субсидію?")
+    routed, kinds = await _decide(desk, asking, sent)
+
+    assert routed is decide.Routed.ASSIGNED
+    # (The recorder notes a statement as psycopg starts it, so before the BEGIN psycopg sends first.)
+    assert kinds == ["lock, rank and claim", "BEGIN", "writes", "COMMIT"]
+    holder = await desk.assignee(asking)
+    assert holder is not None and holder != await desk.assignee(warm_up)  # the one with no load yet
+    [decision] = await desk.decisions(asking)
+    assert (decision.outcome, decision.chosen_agent_id, decision.eligible_count) == (
+        "assigned",
+        desk.agents[holder].agent_id,
+        2,
+    )
+    assert [c["agent_id"] for c in decision.candidates] == [
+        desk.agents[holder].agent_id,
+        (await desk.get(warm_up)).assignee_id,
+    ]
+    assert await desk.loads() == {"olena": 1, "taras": 1}  # and each agent's topic rows say the same
+
+
+async def test_a_returning_citizen_is_decided_as_ever_under_the_lock_the_statement_took(
+    desk: Desk, sent: list[str]
+) -> None:
+    await desk.agent("olena", topics=["subsidies"], capacity=5)
+    await desk.agent("taras", topics=["subsidies"], capacity=5)
+    before = await desk.write("returning", "субсидія")
+    await desk.fire()
+    helper = await desk.assignee(before)
+    assert helper is not None
+    await desk.resolve(helper, before)
+    busier = await desk.write("other", "субсидія")  # the helper is now the busier one, or as busy
+    await desk.fire()
+    if await desk.assignee(busier) != helper:
+        await desk.resolve(await desk.assignee(busier) or "", busier)
+
+    again = await desk.write("returning", "знову про субсидію")
+    routed, kinds = await _decide(desk, again, sent)
+
+    assert routed is decide.Routed.ASSIGNED
+    assert kinds == ["lock, rank and claim", "BEGIN", "rank and claim", "writes", "COMMIT"]
+    assert await desk.assignee(again) == helper
+    assert "sticky" in (await desk.decisions(again))[-1].reason
+
+
+async def test_a_conversation_already_assigned_is_left_alone(desk: Desk, sent: list[str]) -> None:
+    await desk.agent("olena", topics=["subsidies"], capacity=2)
+    asking = await desk.write("maria", "субсидія")
+    await desk.fire()
+    assert await desk.assignee(asking) == "olena"
+
+    routed, kinds = await _decide(desk, asking, sent)  # a second route timer for it, say
+
+    assert routed is None
+    assert kinds == ["lock, rank and claim", "BEGIN", "COMMIT"]
+    assert await desk.loads() == {"olena": 1}  # nothing claimed twice
+    assert len(await desk.decisions(asking)) == 1
