@@ -6,6 +6,7 @@ import asyncio
 import logging
 import secrets as secrets_module
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,9 +41,16 @@ class ChannelSnapshot:
     secrets: Mapping[str, Any] = field(repr=False)
 
 
-# Keyed by the sessionmaker too: one process may serve several databases (tests, tools).
-_snapshots: dict[tuple[int, int], tuple[float, ChannelSnapshot]] = {}
-_loading: dict[tuple[int, int], asyncio.Future[ChannelSnapshot | None]] = {}
+# Per sessionmaker, and gone with it: one process may serve several databases (tests, tools), one after
+# another. (Keyed by its id(), a new sessionmaker could take a dead one's id and be answered with another
+# database's channel of the same id: a webhook then got 404.)
+_Sessionmaker = async_sessionmaker[AsyncSession]
+_snapshots: weakref.WeakKeyDictionary[_Sessionmaker, dict[int, tuple[float, ChannelSnapshot]]] = (
+    weakref.WeakKeyDictionary()
+)
+_loading: weakref.WeakKeyDictionary[_Sessionmaker, dict[int, asyncio.Future[ChannelSnapshot | None]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def snapshot_of(channel: Channel) -> ChannelSnapshot:
@@ -61,37 +69,40 @@ async def snapshot(*, sessionmaker: async_sessionmaker[AsyncSession], channel_id
 
     One read refreshes an expired entry; callers meanwhile get the expired one rather than a read
     each. Without that, every one of a worker's jobs in flight read the channel when it expired."""
-    key = (id(sessionmaker), channel_id)
-    cached = _snapshots.get(key)
+    cached = _snapshots.setdefault(sessionmaker, {}).get(channel_id)
     if cached is not None and cached[0] >= time.monotonic():
         return cached[1]
-    loading = _loading.get(key)
+    in_flight = _loading.setdefault(sessionmaker, {})
+    loading = in_flight.get(channel_id)
     if loading is None or loading.get_loop() is not asyncio.get_running_loop():
-        loading = asyncio.ensure_future(_read_snapshot(sessionmaker=sessionmaker, key=key))
-        _loading[key] = loading
-        loading.add_done_callback(lambda done: _loaded(key, done))
+        loading = asyncio.ensure_future(_read_snapshot(sessionmaker=sessionmaker, channel_id=channel_id))
+        in_flight[channel_id] = loading
+        loading.add_done_callback(lambda done: _loaded(in_flight, channel_id, done))
     if cached is not None:
         return cached[1]
     return await asyncio.shield(loading)
 
 
-async def _read_snapshot(
-    *, sessionmaker: async_sessionmaker[AsyncSession], key: tuple[int, int]
-) -> ChannelSnapshot | None:
+async def _read_snapshot(*, sessionmaker: _Sessionmaker, channel_id: int) -> ChannelSnapshot | None:
     async with reading(sessionmaker) as session:
-        channel = await session.get(Channel, key[1])
+        channel = await session.get(Channel, channel_id)
+    cache = _snapshots.setdefault(sessionmaker, {})
     if channel is None:
-        _snapshots.pop(key, None)
+        cache.pop(channel_id, None)
         return None
     found = snapshot_of(channel)
-    _snapshots[key] = (time.monotonic() + SNAPSHOT_TTL_SECONDS, found)
+    cache[channel_id] = (time.monotonic() + SNAPSHOT_TTL_SECONDS, found)
     return found
 
 
-def _loaded(key: tuple[int, int], done: asyncio.Future[ChannelSnapshot | None]) -> None:
-    _loading.pop(key, None)
+def _loaded(
+    in_flight: dict[int, asyncio.Future[ChannelSnapshot | None]],
+    channel_id: int,
+    done: asyncio.Future[ChannelSnapshot | None],
+) -> None:
+    in_flight.pop(channel_id, None)
     if not done.cancelled() and done.exception() is not None:
-        log.warning("reading channel %s failed", key[1], exc_info=done.exception())
+        log.warning("reading channel %s failed", channel_id, exc_info=done.exception())
 
 
 async def active_snapshot(
@@ -103,8 +114,8 @@ async def active_snapshot(
 
 
 def forget_snapshot(channel_id: int) -> None:
-    for key in [k for k in _snapshots if k[1] == channel_id]:
-        _snapshots.pop(key, None)
+    for cache in list(_snapshots.values()):
+        cache.pop(channel_id, None)
 
 
 def webhook_path(channel: Channel) -> str:
