@@ -1,6 +1,6 @@
 """What a route timer's decision costs PostgreSQL: in the usual case the lock, the ranking and the claim are
-one statement, then the decision's writes and COMMIT; a case that statement does not decide (a returning
-citizen, whose earlier agent ranks first) is decided as ever, under the lock it took."""
+one statement, then the decision's writes and COMMIT; a case that statement does not decide (a citizen who
+writes in another language, say) is decided as ever, under the lock it took."""
 
 from __future__ import annotations
 
@@ -81,28 +81,57 @@ async def test_a_new_citizens_decision_locks_ranks_and_claims_in_one_statement(d
     assert await desk.loads() == {"olena": 1, "taras": 1}  # and each agent's topic rows say the same
 
 
-async def test_a_returning_citizen_is_decided_as_ever_under_the_lock_the_statement_took(
+async def test_a_returning_citizen_goes_back_to_their_agent_in_the_same_statement(
     desk: Desk, sent: list[str]
 ) -> None:
-    await desk.agent("olena", topics=["subsidies"], capacity=5)
-    await desk.agent("taras", topics=["subsidies"], capacity=5)
+    """The earlier agent ranks first when eligible, though the busiest of eleven: beyond the ten the
+    index gives first, so the statement adds them itself."""
+    names = [f"agent{i}" for i in range(11)]
+    for name in names:
+        await desk.agent(name, topics=["subsidies"], capacity=5)
     before = await desk.write("returning", "субсидія")
     await desk.fire()
     helper = await desk.assignee(before)
     assert helper is not None
     await desk.resolve(helper, before)
-    busier = await desk.write("other", "субсидія")  # the helper is now the busier one, or as busy
+    for name in names:  # the helper alone takes two more, so they rank last by load
+        if name != helper:
+            await desk.presence(name, "offline")
+    for citizen in ("other1", "other2"):
+        await desk.write(citizen, "субсидія")
+        await desk.fire()
+    for name in names:
+        if name != helper:
+            await desk.presence(name, "online")
     await desk.fire()
-    if await desk.assignee(busier) != helper:
-        await desk.resolve(await desk.assignee(busier) or "", busier)
+    assert (await desk.loads())[helper] == 2 and sum((await desk.loads()).values()) == 2
 
     again = await desk.write("returning", "знову про субсидію")
     routed, kinds = await _decide(desk, again, sent)
 
     assert routed is decide.Routed.ASSIGNED
-    assert kinds == ["lock, rank and claim", "BEGIN", "rank and claim", "writes", "COMMIT"]
+    assert kinds == ["lock, rank and claim", "BEGIN", "writes", "COMMIT"]
     assert await desk.assignee(again) == helper
-    assert "sticky" in (await desk.decisions(again))[-1].reason
+    [decision] = await desk.decisions(again)
+    assert "sticky" in decision.reason and decision.eligible_count == 11
+    ranked = [c["agent_id"] for c in decision.candidates]
+    assert len(ranked) == 10 and ranked[0] == desk.agents[helper].agent_id
+    assert [c["load"] for c in decision.candidates[1:]] == [0] * 9  # then the least loaded
+
+
+async def test_a_case_the_statement_does_not_decide_is_decided_as_ever_under_its_lock(
+    desk: Desk, sent: list[str]
+) -> None:
+    await desk.configure(languages=["uk", "en"])
+    await desk.agent("olena", topics=["subsidies"], capacity=5)
+    await desk.agent("john", topics=["subsidies"], capacity=5, languages=["en"])
+    english = await desk.write("tourist", "subsidy question", language="en")
+
+    routed, kinds = await _decide(desk, english, sent)
+
+    assert routed is decide.Routed.ASSIGNED
+    assert kinds == ["lock, rank and claim", "BEGIN", "rank and claim", "writes", "COMMIT"]
+    assert await desk.assignee(english) == "john"  # the one who speaks English
 
 
 async def test_a_conversation_already_assigned_is_left_alone(desk: Desk, sent: list[str]) -> None:

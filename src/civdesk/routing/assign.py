@@ -36,6 +36,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -242,10 +243,17 @@ class _Claiming:
     copied: Any  # CTE: the claimed agent's topic rows take the new load
 
 
-def _claiming(query: Select[Any], keys: list[_Key], limit: Any = None) -> _Claiming:
-    with_keys = query.add_columns(*(key.value.label(f"key_{n}") for n, key in enumerate(keys)))
-    ranked = _best(with_keys, keys, limit).cte("ranked")
-    best_first = [key.on(ranked.c[f"key_{n}"]) for n, key in enumerate(keys)]
+def _claiming(query: Select[Any], keys: list[_Key]) -> _Claiming:
+    ranked = _best(_with_keys(query, keys), keys).cte("ranked")
+    return _claiming_from(ranked, [key.on(ranked.c[f"key_{n}"]) for n, key in enumerate(keys)])
+
+
+def _with_keys(query: Select[Any], keys: list[_Key]) -> Select[Any]:
+    """The ranked carry their sort keys (`key_0` …), so that ordering them again costs nothing."""
+    return query.add_columns(*(key.value.label(f"key_{n}") for n, key in enumerate(keys)))
+
+
+def _claiming_from(ranked: Any, best_first: list[Any]) -> _Claiming:
     held = _load.alias("held")
     free = (
         select(held.c.agent_id)
@@ -273,7 +281,7 @@ def _claiming(query: Select[Any], keys: list[_Key], limit: Any = None) -> _Claim
     return _Claiming(ranked, best_first, select(claimed.c.agent_id).scalar_subquery().label("claimed"), copied)
 
 
-def _best(query: Select[Any], keys: list[_Key], limit: Any = None) -> Select[Any]:
+def _best(query: Select[Any], keys: Sequence[_Key], limit: Any = None) -> Select[Any]:
     """The first `limit` rows of `query` in the order of `keys` (by default the bind parameter `limit`)."""
     limit = bindparam("limit", type_=Integer) if limit is None else limit
     return query.order_by(*(key.on(key.value) for key in keys)).limit(limit)
@@ -292,17 +300,21 @@ class _Key:
         return ordered.nulls_first() if self.nulls_first else ordered
 
 
-def _eligible(shape: _Shape, topic: Any = None, agency: Any = None) -> tuple[Select[Any], list[_Key]]:
+def _eligible(
+    shape: _Shape, topic: Any = None, agency: Any = None, sticky_to: Any = None
+) -> tuple[Select[Any], list[_Key]]:
     """The eligible agents (with the columns a ranking reports) and the strategy's sort keys, best first.
     A topic's come from its own roster rows, whose index holds them in the order of the least loaded:
     the first few come off it without sorting the rest, and everyone eligible is counted from the index
     alone (a window count would read every row). The general queue's come from the agency's roster.
-    `topic`, `agency`: as expressions (by default the bind parameters `topic` and `agency_id`)."""
+    `topic`, `agency`, `sticky_to`: as expressions (by default the bind parameters of those names, the
+    agency's `agency_id`)."""
     roster = _topics if shape.topic else _load
     load = roster.c.open_count
     level: Any = roster.c.level if shape.topic else literal(0)
     # The agent who last helped this citizen comes first when eligible (another agency's never is).
-    first: Any = (roster.c.agent_id == bindparam("sticky_to")) if shape.sticky else literal(False)
+    sticky_to = bindparam("sticky_to") if sticky_to is None else sticky_to
+    first: Any = (roster.c.agent_id == sticky_to) if shape.sticky else literal(False)
     source: Any = roster
     if shape.topic:
         # The index's columns in its order; a load ratio under 1 is a load under capacity.
@@ -481,9 +493,8 @@ async def lock_and_choose(
     """PostgreSQL, a worker's routing decision in the usual case, with one round trip less: the
     conversation locked (as `lock_conversation`) and, in the same statement, the choice made and the
     capacity claimed (as `choose`) when the locked row is what that choice assumes: still routable,
-    of this agency, with a topic whose strategy is balanced, in the agency's first language, with no
-    agent who helped the citizen before (those rank the sticky agent first, and go the usual way),
-    and no agent excluded (the caller's part). The agency must be open now (the caller checks that).
+    of this agency, with a topic whose strategy is balanced, in the agency's first language, and no
+    agent excluded (the caller's part). The agency must be open now (the caller checks that).
     The locked row with the choice, or with None when the row is not such a case: it stays locked,
     and the caller decides as ever. None elsewhere (SQLite has no round trips to save)."""
     conn = await connection_of(session)
@@ -511,34 +522,44 @@ async def lock_and_choose(
 @functools.cache
 def _lock_rank_and_claim() -> Select[Any]:
     """`_LOCK_ONE`, and `_rank_and_claim` of a balanced topic's conversation, as one statement. The
-    ranking reads the topic from the locked row, and only when that row passes the checks, so it runs
-    after the lock (whose wait, if any, ends with the newest version of the row)."""
+    ranking reads the topic, the agency and the earlier agent from the locked row, and runs only when
+    that row passes the checks, so after the lock (whose wait, if any, ends with the newest version of
+    the row). The agency and the LIMITs are not parameters: knowing them, every custom plan looked
+    cheaper than the generic one, and PostgreSQL planned the statement anew at every execution
+    (docs/performance.md)."""
     locked = _LOCK_ONE.cte("locked")
-    from_locked = {
-        "topic": select(locked.c.topic_id).scalar_subquery(),
-        "agency": select(locked.c.agency_id).scalar_subquery(),
-        "decided": select(
-            and_(
-                locked.c.agency_id == bindparam("agency_id"),
-                locked.c.status != Status.RESOLVED.value,
-                locked.c.assignee_id.is_(None),
-                locked.c.triage_pending.is_(False),
-                or_(locked.c.language.is_(None), locked.c.language.in_(["", bindparam("primary")])),
-                locked.c.last_helper_id.is_(None),
-                locked.c.topic_id == any_(bindparam("topics", type_=ARRAY(BigInteger))),
-            )
-        ).scalar_subquery(),
-    }
-    balanced = _Shape(topic=True, other_language=False, exclude=False, sticky=False, round_robin=False)
-    query, keys = _eligible(balanced, topic=from_locked["topic"], agency=from_locked["agency"])
-    claiming = _claiming(query.where(from_locked["decided"]), keys, literal_column(str(CANDIDATES_RECORDED)))
-    ranked = claiming.ranked
-    # One row: the locked row's columns once, with the ranked few as [[id, load, capacity, level], …].
-    each = func.json_build_array(ranked.c.id, ranked.c.load, ranked.c.capacity, ranked.c.level)
+    decided = select(
+        and_(
+            locked.c.agency_id == bindparam("agency_id"),
+            locked.c.status != Status.RESOLVED.value,
+            locked.c.assignee_id.is_(None),
+            locked.c.triage_pending.is_(False),
+            or_(locked.c.language.is_(None), locked.c.language.in_(["", bindparam("primary")])),
+            locked.c.topic_id == any_(bindparam("topics", type_=ARRAY(BigInteger))),
+        )
+    ).scalar_subquery()
+    query, keys = _eligible(
+        _Shape(topic=True, other_language=False, exclude=False, sticky=True, round_robin=False),
+        topic=select(locked.c.topic_id).scalar_subquery(),
+        agency=select(locked.c.agency_id).scalar_subquery(),
+        # The agent who last helped this citizen; 0 (no agent) when nobody did.
+        sticky_to=func.coalesce(select(locked.c.last_helper_id).scalar_subquery(), literal_column("0")),
+    )
+    # The best few in the index's order, and the earlier agent, who ranks first when eligible (the first
+    # key): sorting every eligible agent by that key first would forgo the index's order.
+    first, *rest = keys
+    pool = _with_keys(query.where(decided), keys)
+    best = _best(pool, rest, literal_column(str(CANDIDATES_RECORDED)))
+    both = union(best, pool.where(first.value)).subquery("pool")
+    best_first = [key.on(both.c[f"key_{n}"]) for n, key in enumerate(keys)]
+    ranked = select(both).order_by(*best_first).limit(literal_column(str(CANDIDATES_RECORDED))).cte("ranked")
+    claiming = _claiming_from(ranked, [key.on(ranked.c[f"key_{n}"]) for n, key in enumerate(keys)])
+    # One row: the locked row's columns once, with the ranked few as [[id, load, capacity, level, sticky], …].
+    each = func.json_build_array(ranked.c.id, ranked.c.load, ranked.c.capacity, ranked.c.level, ranked.c.sticky)
     candidates = func.json_agg(aggregate_order_by(each, *claiming.best_first))
     return select(
         *locked.c,
-        from_locked["decided"].label("decided"),
+        decided.label("decided"),
         select(candidates).scalar_subquery().label("candidates"),
         select(ranked.c.total).limit(literal_column("1")).scalar_subquery().label("eligible"),
         claiming.claimed,
