@@ -257,7 +257,7 @@ async def route_conversation(
     """A route timer's decision: locks the conversation and decides, if it still waits for one (None
     when not). `agency_id`: the agency the timer was set for; while it is open, the usual case is
     decided with the lock, in one statement (`assign.lock_and_choose`)."""
-    row, choice = None, None
+    row, choice, cfg = None, None, None
     if agency_id is not None and not exclude:
         cfg = await routing_config.load(session=session, agency_id=agency_id)
         if hours.is_open(cfg.calendar, now()):
@@ -270,7 +270,8 @@ async def route_conversation(
         row = await assign.lock_conversation(session=session, conversation_id=conversation_id)
     if not _routable(row):
         return None
-    cfg = await routing_config.load(session=session, agency_id=row.agency_id)
+    if cfg is None or cfg.id != row.agency_id:  # transferred to another agency meanwhile, say
+        cfg = await routing_config.load(session=session, agency_id=row.agency_id)
     return await route_one(session=session, cfg=cfg, row=row, exclude=exclude, notify=notify, why=why, choice=choice)
 
 
