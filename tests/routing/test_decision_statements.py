@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import select
 
+from civdesk.conversation.models import Conversation
 from civdesk.realtime import service as realtime_service
-from civdesk.routing import decide
+from civdesk.routing import assign, decide
+from civdesk.routing import config as routing_config
 from tests.routing.desk import Desk, open_desk
 from tests.support.psycopg_log import record_psycopg
 
@@ -81,9 +84,7 @@ async def test_a_new_citizens_decision_locks_ranks_and_claims_in_one_statement(d
     assert await desk.loads() == {"olena": 1, "taras": 1}  # and each agent's topic rows say the same
 
 
-async def test_a_returning_citizen_goes_back_to_their_agent_in_the_same_statement(
-    desk: Desk, sent: list[str]
-) -> None:
+async def test_a_returning_citizen_goes_back_to_their_agent_in_the_same_statement(desk: Desk, sent: list[str]) -> None:
     """The earlier agent ranks first when eligible, though the busiest of eleven: beyond the ten the
     index gives first, so the statement adds them itself."""
     names = [f"agent{i}" for i in range(11)]
@@ -146,3 +147,25 @@ async def test_a_conversation_already_assigned_is_left_alone(desk: Desk, sent: l
     assert kinds == ["lock, rank and claim", "BEGIN", "COMMIT"]
     assert await desk.loads() == {"olena": 1}  # nothing claimed twice
     assert len(await desk.decisions(asking)) == 1
+
+
+async def test_a_conversation_another_transaction_holds_is_left_to_the_usual_lock(desk: Desk, sent: list[str]) -> None:
+    """The statement does not wait for the row: after a wait it would rank from the roster as it was before
+    the wait. The decision then waits for the row the usual way and ranks afresh."""
+    await desk.agent("olena", topics=["subsidies"], capacity=2)
+    asking = await desk.write("maria", "субсидія")
+    async with desk.sessionmaker() as session:
+        cfg = await routing_config.load(session=session, agency_id=desk.agency_id)
+        await session.commit()
+
+    async with desk.sessionmaker() as other:
+        await other.execute(select(Conversation.id).where(Conversation.id == asking).with_for_update())
+        async with desk.sessionmaker() as session:
+            assert await assign.lock_and_choose(session=session, cfg=cfg, conversation_id=asking) is None
+            await session.rollback()
+        await other.rollback()
+    assert await desk.loads() == {"olena": 0}  # nothing claimed
+
+    routed, kinds = await _decide(desk, asking, sent)  # the row free again: decided in the one statement
+    assert routed is decide.Routed.ASSIGNED and await desk.assignee(asking) == "olena"
+    assert kinds == ["lock, rank and claim", "BEGIN", "writes", "COMMIT"]

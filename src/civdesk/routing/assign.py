@@ -4,8 +4,9 @@ An agent is eligible when active, online, under capacity, skilled in the convers
 agent for the general queue) and, for a language other than the agency's first, speaking it. The
 load lives in `agent_load` and changes only through `claim_capacity`/`release`, whose conditional
 statements lock the agent's row: two workers deciding at once can never push an agent past capacity,
-and a conversation row locked FOR UPDATE is assigned once. Each of those statements copies the agent's
-row onto their topics' rows (`topic_roster`), which a topic's ranking reads.
+and a conversation row locked FOR UPDATE is assigned once. In the same transaction (the claim on
+PostgreSQL: in the same statement) the agent's row is copied onto their topics' rows (`topic_roster`),
+which a topic's ranking reads.
 """
 
 from __future__ import annotations
@@ -258,7 +259,9 @@ def _claiming_from(ranked: Any, best_first: list[Any]) -> _Claiming:
     free = (
         select(held.c.agent_id)
         .join(ranked, ranked.c.id == held.c.agent_id)
-        .where(held.c.open_count < held.c.capacity)
+        # Checked again on the newest version of the row once locked: ranked from the statement's snapshot,
+        # an agent may have filled up or gone offline since.
+        .where(held.c.open_count < held.c.capacity, held.c.online.is_(True))
         .order_by(*best_first)
         .limit(literal_column("1"))
         .with_for_update(of=held, skip_locked=True)
@@ -446,8 +449,8 @@ _COPY_TO_TOPICS = _copy_statements()
 
 async def _copy_to_topics(conn: Any, agent_id: int) -> None:
     """After any change to the agent's roster row or skills, in the same transaction (the roster row
-    is locked by then, so two copies of one agent never cross). The rank-and-claim copies its claim
-    itself (`_rank_and_claim`)."""
+    is locked by then, so two copies of one agent never cross). The claims of `_rank_and_claim` and
+    `_lock_rank_and_claim` copy themselves (`_claiming_from`)."""
     await conn.execute(_COPY_TO_TOPICS[conn.dialect.name], {"agent_id": agent_id})
 
 
@@ -475,6 +478,10 @@ _LOCK = (
     .join(_contact, _contact.c.id == _conversation.c.contact_id)
 )
 _LOCK_ONE = _LOCK.where(_conversation.c.id == bindparam("conversation_id")).with_for_update(of=_conversation)
+# Not waiting: see `_lock_rank_and_claim`.
+_LOCK_ONE_UNLESS_HELD = _LOCK.where(_conversation.c.id == bindparam("conversation_id")).with_for_update(
+    of=_conversation, skip_locked=True
+)
 
 
 async def lock_conversation(*, session: AsyncSession, conversation_id: int) -> Any:
@@ -496,7 +503,9 @@ async def lock_and_choose(
     of this agency, with a topic whose strategy is balanced, in the agency's first language, and no
     agent excluded (the caller's part). The agency must be open now (the caller checks that).
     The locked row with the choice, or with None when the row is not such a case: it stays locked,
-    and the caller decides as ever. None elsewhere (SQLite has no round trips to save)."""
+    and the caller decides as ever. None when the row is held by another transaction (or there is no
+    such row), when the agency has no balanced topic, and on SQLite (no round trips to save): the
+    caller then locks the row the usual way."""
     conn = await connection_of(session)
     if conn.dialect.name != "postgresql" or not cfg.balanced_topics:
         return None
@@ -510,7 +519,7 @@ async def lock_and_choose(
     }
     rows = await direct.read(conn, _lock_rank_and_claim(), params)
     if not rows:
-        return None, None  # no such conversation
+        return None
     [locked] = rows
     if not locked.decided:
         return locked, None
@@ -521,13 +530,16 @@ async def lock_and_choose(
 
 @functools.cache
 def _lock_rank_and_claim() -> Select[Any]:
-    """`_LOCK_ONE`, and `_rank_and_claim` of a balanced topic's conversation, as one statement. The
-    ranking reads the topic, the agency and the earlier agent from the locked row, and runs only when
-    that row passes the checks, so after the lock (whose wait, if any, ends with the newest version of
-    the row). The agency and the LIMITs are not parameters: knowing them, every custom plan looked
+    """The conversation's lock, and `_rank_and_claim` of a balanced topic's conversation, as one
+    statement. The ranking reads the topic, the agency and the earlier agent from the locked row, and
+    runs only when that row passes the checks, so after the lock.
+    The lock does not wait for another transaction that holds the row (it returns no row then): a
+    statement sees the roster as it was when it began, so after a wait it would rank from the roster as
+    it was before the wait. The caller then waits with `lock_conversation` and ranks afresh.
+    The ranking's agency and the LIMITs are not parameters: knowing them, every custom plan looked
     cheaper than the generic one, and PostgreSQL planned the statement anew at every execution
     (docs/performance.md)."""
-    locked = _LOCK_ONE.cte("locked")
+    locked = _LOCK_ONE_UNLESS_HELD.cte("locked")
     decided = select(
         and_(
             locked.c.agency_id == bindparam("agency_id"),

@@ -60,8 +60,8 @@ async def route_one(
     why: str = "",
     choice: assign.Choice | None = None,
 ) -> Routed:
-    """One decision for a locked, routable conversation. `choice`: made already, with the lock, while the
-    agency was open (`assign.lock_and_choose`); its claim, if any, stands."""
+    """One decision for a locked, routable conversation. `choice`: made already, with the lock, the
+    agency open a moment before (`assign.lock_and_choose`); its claim, if any, stands."""
     strategy = cfg.strategy(row.topic_id)
     prefix = f"{why}; " if why else ""
     if choice is None and not hours.is_open(cfg.calendar, now()):
@@ -264,8 +264,6 @@ async def route_conversation(
             decided = await assign.lock_and_choose(session=session, cfg=cfg, conversation_id=conversation_id)
             if decided is not None:
                 row, choice = decided
-                if row is None:
-                    return None
     if row is None:
         row = await assign.lock_conversation(session=session, conversation_id=conversation_id)
     if not _routable(row):
