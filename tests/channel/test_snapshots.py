@@ -4,6 +4,7 @@ another (tests, tools), and a new sessionmaker must never be answered with a gon
 from __future__ import annotations
 
 import gc
+import weakref
 
 from civdesk.agency.models import Agency
 from civdesk.channel import service as channel_service
@@ -21,17 +22,17 @@ async def test_a_sessionmakers_channels_are_cached_for_it_alone_and_go_with_it(d
             channel = await channel_service.add(session=session, agency=agency, type="telegram", name="Telegram")
             await session.commit()
             channel_id = channel.id
-        cached_before = len(channel_service._snapshots)
-
         found = await channel_service.snapshot(sessionmaker=first, channel_id=channel_id)
         assert found is not None and found.type == "telegram"
-        assert len(channel_service._snapshots) == cached_before + 1
+        assert channel_id in channel_service._snapshots[first]  # cached for this sessionmaker itself
 
         # Keyed by id(sessionmaker), the entry outlived its sessionmaker, and a new one that took the same id
-        # got it: another database's channel of the same id (a webhook then answered 404).
+        # got it: another database's channel of the same id (a webhook then answered 404). Now the cache
+        # neither keeps a sessionmaker alive nor outlives it.
+        gone = weakref.ref(first)
         del first, found
         gc.collect()
-        assert len(channel_service._snapshots) == cached_before
+        assert gone() is None
 
         second = create_sessionmaker(engine)
         again = await channel_service.snapshot(sessionmaker=second, channel_id=channel_id)
