@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from civdesk.audit.models import AuditEvent
-from civdesk.channel import service as channel_service
 from civdesk.config import Settings
 from civdesk.db.session import create_engine_for, create_sessionmaker
 from tests.conftest import TEST_SECRET
@@ -34,14 +33,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     """A small file limit, so "too big" needs no large test files, and a file store of this test's own."""
     return Settings(database_url=database_url, secret_key=TEST_SECRET, environment="test",
                     delivery_poll_seconds=0.05, files_dir=tmp_path / "files", max_file_bytes=MAX_BYTES)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_channel_snapshots(stack: Stack) -> None:
-    """The inbound path caches channels by id for a few seconds, process-wide; the previous test's channel
-    with the same id (another sandbox's api_base) must not answer this test's button presses."""
-    for channel_id in (stack.world.telegram_channel_id, stack.world.other_telegram_channel_id):
-        channel_service.forget_snapshot(channel_id)
 
 
 def _conversation(stack: Stack, headers: dict[str, str]) -> dict[str, Any]:

@@ -113,11 +113,6 @@ async def active_snapshot(
     return found if found is not None and found.type == type and found.is_active else None
 
 
-def forget_snapshot(channel_id: int) -> None:
-    for cache in list(_snapshots.values()):
-        cache.pop(channel_id, None)
-
-
 def webhook_path(channel: Channel) -> str:
     return f"/webhooks/{channel.type}/{channel.id}"
 

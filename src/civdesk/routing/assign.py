@@ -224,8 +224,9 @@ def _rank_and_claim(shape: _Shape) -> Select[Any]:
     them would sort every eligible agent instead of keeping the best few). The UPDATE re-checks the
     capacity on the row it locked, which is the newest version even if another decision just
     committed a claim on it."""
-    claiming = _claiming(*_eligible(shape))
-    ranked = claiming.ranked
+    query, keys = _eligible(shape)
+    ranked = _best(_with_keys(query, keys), keys).cte("ranked")
+    claiming = _claiming(ranked, _in_order(ranked, keys))
     return (
         select(ranked.c.id, ranked.c.capacity, ranked.c.load, ranked.c.level, ranked.c.sticky, ranked.c.total)
         .add_columns(claiming.claimed)
@@ -244,17 +245,17 @@ class _Claiming:
     copied: Any  # CTE: the claimed agent's topic rows take the new load
 
 
-def _claiming(query: Select[Any], keys: list[_Key]) -> _Claiming:
-    ranked = _best(_with_keys(query, keys), keys).cte("ranked")
-    return _claiming_from(ranked, [key.on(ranked.c[f"key_{n}"]) for n, key in enumerate(keys)])
-
-
 def _with_keys(query: Select[Any], keys: list[_Key]) -> Select[Any]:
     """The ranked carry their sort keys (`key_0` …), so that ordering them again costs nothing."""
     return query.add_columns(*(key.value.label(f"key_{n}") for n, key in enumerate(keys)))
 
 
-def _claiming_from(ranked: Any, best_first: list[Any]) -> _Claiming:
+def _in_order(ranked: Any, keys: list[_Key]) -> list[Any]:
+    """The order of `keys` on the sort keys `ranked` carries (`_with_keys`)."""
+    return [key.on(ranked.c[f"key_{n}"]) for n, key in enumerate(keys)]
+
+
+def _claiming(ranked: Any, best_first: list[Any]) -> _Claiming:
     held = _load.alias("held")
     free = (
         select(held.c.agent_id)
@@ -312,25 +313,27 @@ def _eligible(
     alone (a window count would read every row). The general queue's come from the agency's roster.
     `topic`, `agency`, `sticky_to`: as expressions (by default the bind parameters of those names, the
     agency's `agency_id`)."""
+    topic = bindparam("topic") if topic is None else topic
+    agency = bindparam("agency_id") if agency is None else agency
+    sticky_to = bindparam("sticky_to") if sticky_to is None else sticky_to
     roster = _topics if shape.topic else _load
     load = roster.c.open_count
     level: Any = roster.c.level if shape.topic else literal(0)
     # The agent who last helped this citizen comes first when eligible (another agency's never is).
-    sticky_to = bindparam("sticky_to") if sticky_to is None else sticky_to
     first: Any = (roster.c.agent_id == sticky_to) if shape.sticky else literal(False)
     source: Any = roster
     if shape.topic:
         # The index's columns in its order; a load ratio under 1 is a load under capacity.
         ratio: Any = roster.c.load_ratio
         conditions = [
-            roster.c.topic_id == (bindparam("topic") if topic is None else topic),
-            roster.c.agency_id == (bindparam("agency_id") if agency is None else agency),
+            roster.c.topic_id == topic,
+            roster.c.agency_id == agency,
             roster.c.online == true(),
             ratio < literal_column("1"),
         ]
     else:
         ratio = sql_cast(load, Float) / sql_cast(roster.c.capacity, Float)
-        conditions = [roster.c.agency_id == bindparam("agency_id"), roster.c.online.is_(True), load < roster.c.capacity]
+        conditions = [roster.c.agency_id == agency, roster.c.online.is_(True), load < roster.c.capacity]
     if shape.other_language:
         source = source.join(
             AgentLanguage,
@@ -450,7 +453,7 @@ _COPY_TO_TOPICS = _copy_statements()
 async def _copy_to_topics(conn: Any, agent_id: int) -> None:
     """After any change to the agent's roster row or skills, in the same transaction (the roster row
     is locked by then, so two copies of one agent never cross). The claims of `_rank_and_claim` and
-    `_lock_rank_and_claim` copy themselves (`_claiming_from`)."""
+    `_lock_rank_and_claim` copy themselves (`_claiming`)."""
     await conn.execute(_COPY_TO_TOPICS[conn.dialect.name], {"agent_id": agent_id})
 
 
@@ -477,11 +480,9 @@ _LOCK = (
     .join(_channel, _channel.c.id == _conversation.c.channel_id)
     .join(_contact, _contact.c.id == _conversation.c.contact_id)
 )
-_LOCK_ONE = _LOCK.where(_conversation.c.id == bindparam("conversation_id")).with_for_update(of=_conversation)
-# Not waiting: see `_lock_rank_and_claim`.
-_LOCK_ONE_UNLESS_HELD = _LOCK.where(_conversation.c.id == bindparam("conversation_id")).with_for_update(
-    of=_conversation, skip_locked=True
-)
+_ONE = _LOCK.where(_conversation.c.id == bindparam("conversation_id"))
+_LOCK_ONE = _ONE.with_for_update(of=_conversation)
+_LOCK_ONE_UNLESS_HELD = _ONE.with_for_update(of=_conversation, skip_locked=True)  # see `_lock_rank_and_claim`
 
 
 async def lock_conversation(*, session: AsyncSession, conversation_id: int) -> Any:
@@ -563,9 +564,8 @@ def _lock_rank_and_claim() -> Select[Any]:
     pool = _with_keys(query.where(decided), keys)
     best = _best(pool, rest, literal_column(str(CANDIDATES_RECORDED)))
     both = union(best, pool.where(first.value)).subquery("pool")
-    best_first = [key.on(both.c[f"key_{n}"]) for n, key in enumerate(keys)]
-    ranked = select(both).order_by(*best_first).limit(literal_column(str(CANDIDATES_RECORDED))).cte("ranked")
-    claiming = _claiming_from(ranked, [key.on(ranked.c[f"key_{n}"]) for n, key in enumerate(keys)])
+    ranked = select(both).order_by(*_in_order(both, keys)).limit(literal_column(str(CANDIDATES_RECORDED))).cte("ranked")
+    claiming = _claiming(ranked, _in_order(ranked, keys))
     # One row: the locked row's columns once, with the ranked few as [[id, load, capacity, level, sticky], …].
     each = func.json_build_array(ranked.c.id, ranked.c.load, ranked.c.capacity, ranked.c.level, ranked.c.sticky)
     candidates = func.json_agg(aggregate_order_by(each, *claiming.best_first))

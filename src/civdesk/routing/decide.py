@@ -64,21 +64,21 @@ async def route_one(
     agency open a moment before (`assign.lock_and_choose`); its claim, if any, stands."""
     strategy = cfg.strategy(row.topic_id)
     prefix = f"{why}; " if why else ""
-    if choice is None and not hours.is_open(cfg.calendar, now()):
-        await drain_at_opening(session=session, cfg=cfg, after=now())
-        await assign.requeue(session=session, conversation_id=row.id)
-        return Routed.CLOSED
-    if choice is None and strategy == Strategy.MANUAL.value:
-        if notify:
-            await _waiting(
-                session=session,
-                cfg=cfg,
-                row=row,
-                strategy=strategy,
-                reason=prefix + "manual pull: waits for an agent to take it",
-            )
-        return Routed.MANUAL
     if choice is None:
+        if not hours.is_open(cfg.calendar, now()):
+            await drain_at_opening(session=session, cfg=cfg, after=now())
+            await assign.requeue(session=session, conversation_id=row.id)
+            return Routed.CLOSED
+        if strategy == Strategy.MANUAL.value:
+            if notify:
+                await _waiting(
+                    session=session,
+                    cfg=cfg,
+                    row=row,
+                    strategy=strategy,
+                    reason=prefix + "manual pull: waits for an agent to take it",
+                )
+            return Routed.MANUAL
         choice = await assign.choose(
             session=session,
             cfg=cfg,
