@@ -1,6 +1,8 @@
 """BEGIN waits for the first statement that needs a transaction (PostgreSQL, `db/direct`): a plain read
-that comes first, and a last write that is the whole transaction, run in autocommit mode. Everything
-else still runs in one transaction: locks are held to its end, and what fails rolls back together."""
+that comes first, and a last write that is the whole transaction, run in autocommit mode; the first
+statement that needs one takes BEGIN along, and a transaction's last write its COMMIT, in one round trip.
+Everything else still runs in one transaction: locks are held to its end, and what fails rolls back
+together."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import errors
 from sqlalchemy import Table, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from civdesk.agency.models import Agency
@@ -18,7 +20,7 @@ from civdesk.db import direct
 from civdesk.db.session import connection_of
 from civdesk.realtime import service as realtime_service
 from civdesk.realtime.models import EventRecord
-from tests.support.psycopg_log import record_psycopg
+from tests.support.psycopg_log import record_psycopg, traced
 
 _agency = cast(Table, Agency.__table__)
 _event = cast(Table, EventRecord.__table__)
@@ -96,6 +98,42 @@ async def test_a_read_that_locks_begins_the_transaction_and_holds_its_lock(
         await session.commit()
 
 
+async def test_a_first_statement_that_locks_takes_its_begin_along(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], agency_id: int, commands: list[str]
+) -> None:
+    locking = select(_agency.c.id).where(_agency.c.id == bindparam("agency_id")).with_for_update()
+    async with sessionmaker() as session:
+        async with traced(session) as wire:
+            conn = await connection_of(session)
+            await direct.read(conn, locking, {"agency_id": agency_id})
+        assert wire.round_trips == 1
+        assert not _driver(conn).autocommit  # back out of the autocommit mode the BEGIN was sent in
+        await session.execute(select(_agency.c.name).where(_agency.c.id == agency_id))
+        assert commands == ["BEGIN"]  # the statement after it runs in the same transaction
+        assert await _row_is_locked(engine, agency_id)
+        await session.rollback()
+    assert not await _row_is_locked(engine, agency_id)
+
+
+async def test_a_first_statement_that_fails_leaves_the_transaction_to_roll_back(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], agency_id: int
+) -> None:
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    at_once = select(_agency.c.id).where(_agency.c.id == bindparam("agency_id")).with_for_update(nowait=True)
+    async with sessionmaker() as session:
+        conn = await connection_of(session)
+        async with await psycopg.AsyncConnection.connect(url) as other:
+            await other.execute("SELECT id FROM agency WHERE id = %s FOR UPDATE", (agency_id,))
+            with pytest.raises(DBAPIError):
+                await direct.read(conn, at_once, {"agency_id": agency_id})
+            assert not _driver(conn).autocommit
+            await session.rollback()
+        conn = await connection_of(session)  # the lock free again
+        assert [r.id for r in await direct.read(conn, at_once, {"agency_id": agency_id})] == [agency_id]
+        assert await _row_is_locked(engine, agency_id)
+        await session.rollback()
+
+
 async def test_a_read_on_a_connection_in_autocommit_mode_leaves_it_so(engine: AsyncEngine, agency_id: int) -> None:
     async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
         assert [r.id for r in await direct.read(conn, _BY_SLUG, {"slug": "before-begin"})] == [agency_id]
@@ -147,6 +185,38 @@ async def test_a_failed_write_alone_leaves_the_connection_in_transactions(
         await session.execute(select(_agency.c.id).where(_agency.c.id == agency_id).with_for_update())
         assert await _row_is_locked(engine, agency_id)
         await session.rollback()
+
+
+async def test_the_last_write_of_a_transaction_takes_its_commit_along(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], agency_id: int, commands: list[str]
+) -> None:
+    async with sessionmaker() as session:
+        await session.execute(select(_agency.c.id).where(_agency.c.id == agency_id).with_for_update())
+        realtime_service.emit(session=session, agency_id=agency_id, type="test.last", payload={})
+        async with traced(session) as wire:
+            await realtime_service.commit(session)
+    assert wire.round_trips == 1  # the events, and COMMIT
+    assert commands == ["BEGIN", "COMMIT"]  # SQLAlchemy's own commit then finds nothing left to commit
+    assert await _events(sessionmaker, agency_id) == ["test.last"]
+    assert not await _row_is_locked(engine, agency_id)
+
+
+async def test_a_last_write_that_fails_takes_the_transaction_with_it(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], agency_id: int
+) -> None:
+    async with sessionmaker() as session:
+        await session.execute(select(_agency.c.id).where(_agency.c.id == agency_id).with_for_update())
+        session.add(Agency(slug="second", name="Друге"))
+        await session.flush()
+        realtime_service.emit(session=session, agency_id=agency_id + 1000, type="test.fails", payload={})
+        with pytest.raises(IntegrityError):
+            await realtime_service.commit(session)  # the event's foreign key fails: no COMMIT
+        await realtime_service.discard(session)
+    async with sessionmaker() as session:
+        slugs = list(await session.scalars(select(_agency.c.slug)))
+    assert slugs == ["before-begin"]  # "second" went with the failed write
+    assert await _events(sessionmaker, agency_id + 1000) == []
+    assert not await _row_is_locked(engine, agency_id)
 
 
 async def test_writes_after_a_first_read_still_roll_back_together(

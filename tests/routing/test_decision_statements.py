@@ -5,6 +5,7 @@ writes in another language, say) is decided as ever, under the lock it took."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from civdesk.realtime import service as realtime_service
 from civdesk.routing import assign, decide
 from civdesk.routing import config as routing_config
 from tests.routing.desk import Desk, open_desk
-from tests.support.psycopg_log import record_psycopg
+from tests.support.psycopg_log import record_psycopg, traced
 
 
 @pytest.fixture
@@ -45,15 +46,23 @@ def _kind(statement: str) -> str:
     return statement.split()[0]
 
 
-async def _decide(desk: Desk, conversation_id: int, sent: list[str]) -> tuple[decide.Routed | None, list[str]]:
+@dataclass
+class Decided:
+    routed: decide.Routed | None
+    kinds: list[str]  # what it sent, in order
+    round_trips: int  # how many times it waited for PostgreSQL
+
+
+async def _decide(desk: Desk, conversation_id: int, sent: list[str]) -> Decided:
     """A route timer's decision, as the worker makes it, and what it sent."""
     async with desk.sessionmaker() as session:
         sent.clear()
-        routed = await decide.route_conversation(
-            session=session, conversation_id=conversation_id, agency_id=desk.agency_id
-        )
-        await realtime_service.commit(session)
-        return routed, [_kind(s) for s in sent]
+        async with traced(session) as wire:
+            routed = await decide.route_conversation(
+                session=session, conversation_id=conversation_id, agency_id=desk.agency_id
+            )
+            await realtime_service.commit(session)
+        return Decided(routed, [_kind(s) for s in sent], wire.round_trips)
 
 
 async def test_a_new_citizens_decision_locks_ranks_and_claims_in_one_statement(desk: Desk, sent: list[str]) -> None:
@@ -64,11 +73,11 @@ async def test_a_new_citizens_decision_locks_ranks_and_claims_in_one_statement(d
     await _decide(desk, warm_up, sent)  # the agency's routing settings are read once, then cached
 
     asking = await desk.write("maria", "Як оформити субсидію?")
-    routed, kinds = await _decide(desk, asking, sent)
+    decided = await _decide(desk, asking, sent)
 
-    assert routed is decide.Routed.ASSIGNED
-    # (The recorder notes a statement as psycopg starts it, so before the BEGIN psycopg sends first.)
-    assert kinds == ["lock, rank and claim", "BEGIN", "writes", "COMMIT"]
+    assert decided.routed is decide.Routed.ASSIGNED
+    assert decided.kinds == ["BEGIN", "lock, rank and claim", "writes", "COMMIT"]
+    assert decided.round_trips == 2  # BEGIN goes with the statement, COMMIT with the writes
     holder = await desk.assignee(asking)
     assert holder is not None and holder != await desk.assignee(warm_up)  # the one with no load yet
     [decision] = await desk.decisions(asking)
@@ -108,10 +117,11 @@ async def test_a_returning_citizen_goes_back_to_their_agent_in_the_same_statemen
     assert (await desk.loads())[helper] == 2 and sum((await desk.loads()).values()) == 2
 
     again = await desk.write("returning", "знову про субсидію")
-    routed, kinds = await _decide(desk, again, sent)
+    decided = await _decide(desk, again, sent)
 
-    assert routed is decide.Routed.ASSIGNED
-    assert kinds == ["lock, rank and claim", "BEGIN", "writes", "COMMIT"]
+    assert decided.routed is decide.Routed.ASSIGNED
+    assert decided.kinds == ["BEGIN", "lock, rank and claim", "writes", "COMMIT"]
+    assert decided.round_trips == 2
     assert await desk.assignee(again) == helper
     [decision] = await desk.decisions(again)
     assert "sticky" in decision.reason and decision.eligible_count == 11
@@ -128,10 +138,11 @@ async def test_a_case_the_statement_does_not_decide_is_decided_as_ever_under_its
     await desk.agent("john", topics=["subsidies"], capacity=5, languages=["en"])
     english = await desk.write("tourist", "subsidy question", language="en")
 
-    routed, kinds = await _decide(desk, english, sent)
+    decided = await _decide(desk, english, sent)
 
-    assert routed is decide.Routed.ASSIGNED
-    assert kinds == ["lock, rank and claim", "BEGIN", "rank and claim", "writes", "COMMIT"]
+    assert decided.routed is decide.Routed.ASSIGNED
+    assert decided.kinds == ["BEGIN", "lock, rank and claim", "rank and claim", "writes", "COMMIT"]
+    assert decided.round_trips == 3
     assert await desk.assignee(english) == "john"  # the one who speaks English
 
 
@@ -141,10 +152,11 @@ async def test_a_conversation_already_assigned_is_left_alone(desk: Desk, sent: l
     await desk.fire()
     assert await desk.assignee(asking) == "olena"
 
-    routed, kinds = await _decide(desk, asking, sent)  # a second route timer for it, say
+    decided = await _decide(desk, asking, sent)  # a second route timer for it, say
 
-    assert routed is None
-    assert kinds == ["lock, rank and claim", "BEGIN", "COMMIT"]
+    assert decided.routed is None
+    assert decided.kinds == ["BEGIN", "lock, rank and claim", "COMMIT"]
+    assert decided.round_trips == 2  # (nothing written: the COMMIT goes alone)
     assert await desk.loads() == {"olena": 1}  # nothing claimed twice
     assert len(await desk.decisions(asking)) == 1
 
@@ -166,6 +178,7 @@ async def test_a_conversation_another_transaction_holds_is_left_to_the_usual_loc
         await other.rollback()
     assert await desk.loads() == {"olena": 0}  # nothing claimed
 
-    routed, kinds = await _decide(desk, asking, sent)  # the row free again: decided in the one statement
-    assert routed is decide.Routed.ASSIGNED and await desk.assignee(asking) == "olena"
-    assert kinds == ["lock, rank and claim", "BEGIN", "writes", "COMMIT"]
+    decided = await _decide(desk, asking, sent)  # the row free again: decided in the one statement
+    assert decided.routed is decide.Routed.ASSIGNED and await desk.assignee(asking) == "olena"
+    assert decided.kinds == ["BEGIN", "lock, rank and claim", "writes", "COMMIT"]
+    assert decided.round_trips == 2

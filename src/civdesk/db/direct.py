@@ -27,6 +27,11 @@ transaction before it and COMMIT follows at once (`realtime.service.commit` says
 (the lookup, then its one combined write) costs two round trips, not four with BEGIN and COMMIT, and the
 COMMIT that follows finds nothing to commit. Whatever comes between them (a lock, an ORM write) begins the
 transaction as ever, and the last write then goes inside it.
+
+Where a transaction is needed, its BEGIN and COMMIT need not be round trips of their own either: a `Direct`
+that is its transaction's first statement (a routing decision's lock) goes in pipeline mode with the BEGIN,
+and a transaction's last write with its COMMIT, each pair answered at once. A routing decision, which
+locks, decides and writes, so costs two round trips instead of four.
 """
 
 from __future__ import annotations
@@ -256,11 +261,16 @@ async def run_on_psycopg(
     *,
     returns_row: bool,
     outside_transaction: bool = False,
+    commit: bool = False,
 ) -> Any:
     """Runs a statement on the psycopg connection; its one row if it `returns_row`. `outside_transaction`:
-    in autocommit mode, for a caller that knows the statement is the whole transaction (see above)."""
+    in autocommit mode, for a caller that knows the statement is the whole transaction (see above).
+    `commit`: the statement ends its transaction, and COMMIT goes with it (the caller's own commit then
+    finds nothing left to commit)."""
     fetch = _one_row if returns_row else _nothing
-    return await _on_psycopg(conn, driver, direct, params, fetch, outside_transaction=outside_transaction)
+    return await _on_psycopg(
+        conn, driver, direct, params, fetch, outside_transaction=outside_transaction, commit=commit
+    )
 
 
 async def _all_rows(cursor: psycopg.AsyncCursor[Any]) -> list[Any]:
@@ -283,25 +293,74 @@ async def _on_psycopg(
     fetch: Callable[[psycopg.AsyncCursor[Any]], Awaitable[_T]],
     *,
     outside_transaction: bool = False,
+    commit: bool = False,
 ) -> _T:
     """Executes `direct` on a cursor of the psycopg connection and fetches what the caller wants; the
-    driver's errors come back as SQLAlchemy's (`_raised`)."""
+    driver's errors come back as SQLAlchemy's (`_raised`). The transaction's BEGIN, when this statement
+    is its first, and its COMMIT, when the caller says so, travel with it (`_in_one_round_trip`)."""
     args = direct.arguments(params)
+    # Each statement is prepared at its first execution on a connection, not its fifth: these are the hot
+    # statements, of a few shapes each, and until prepared each one sends its whole SQL (kilobytes for a
+    # combined write) for the server to parse and plan, on every connection of the pool.
     try:
         async with psycopg.AsyncRawCursor(driver) as cursor:
             if outside_transaction:
                 await driver.set_autocommit(True)
-            try:
-                # Prepared at its first execution on a connection, not its fifth: these are the hot statements,
-                # of a few shapes each, and until prepared each one sends its whole SQL (kilobytes for a
-                # combined write) for the server to parse and plan, on every connection of the pool.
-                await cursor.execute(direct.sql, args, prepare=True)
-            finally:
-                if outside_transaction:
+                try:
+                    await cursor.execute(direct.sql, args, prepare=True)
+                finally:
                     await _back_to_transactions(conn, driver)
+            else:
+                begin = _begins_here(driver)
+                if begin or (commit and not driver.autocommit):
+                    await _in_one_round_trip(driver, cursor, direct.sql, args, begin=begin, commit=commit)
+                else:
+                    await cursor.execute(direct.sql, args, prepare=True)
             return await fetch(cursor)
     except psycopg.Error as error:
         raise await _raised(conn, driver, direct, args, error) from error
+
+
+def _begins_here(driver: psycopg.AsyncConnection[Any]) -> bool:
+    """psycopg would send BEGIN before this statement, and it would be a plain BEGIN (no isolation level,
+    read-only or deferrable setting of psycopg's own: SQLAlchemy sets none)."""
+    return (
+        not driver.autocommit
+        and driver.pgconn.transaction_status == TransactionStatus.IDLE
+        and driver.isolation_level is None
+        and driver.read_only is None
+        and driver.deferrable is None
+    )
+
+
+async def _in_one_round_trip(
+    driver: psycopg.AsyncConnection[Any],
+    cursor: psycopg.AsyncRawCursor[Any],
+    sql: str,
+    args: list[Any],
+    *,
+    begin: bool,
+    commit: bool,
+) -> None:
+    """The statement with the transaction's BEGIN before it and/or its COMMIT after it, sent together in
+    pipeline mode and answered together: one round trip where there were two or three. psycopg, in pipeline
+    mode too, sends its own BEGIN and waits for the answer before the statement, so that BEGIN is ours: the
+    connection is in autocommit mode while the pipeline is built, and back out of it once the server is in
+    the transaction. (`set_autocommit` refuses inside a transaction, so psycopg's flag is set as it sets it:
+    the connection is then as psycopg leaves it after its own BEGIN.) On an error the server skips what
+    follows in the pipeline, a COMMIT included, and the transaction is left for the caller to roll back."""
+    if begin:
+        await driver.set_autocommit(True)
+    try:
+        async with driver.pipeline():
+            if begin:
+                await driver.execute("BEGIN", prepare=False)
+            await cursor.execute(sql, args, prepare=True)
+            if commit:
+                await driver.execute("COMMIT", prepare=False)
+    finally:
+        if begin:
+            driver._autocommit = False
 
 
 async def _back_to_transactions(conn: AsyncConnection, driver: psycopg.AsyncConnection[Any]) -> None:

@@ -143,7 +143,8 @@ async def insert_now(conn: AsyncConnection, write: Write) -> int:
 async def insert_with_pending(conn: AsyncConnection, inserts: list[Write], *, then_commit: bool = False) -> list[int]:
     """Runs single-row INSERTs of tables with an `id` together with the connection's pending writes, in
     one statement; their new ids, in order. `then_commit`: the caller commits next, with nothing else to
-    send, so a statement that is its transaction's first is the whole of it (`db/direct`: no BEGIN)."""
+    send, so a statement that is its transaction's first is the whole of it (`db/direct`: no BEGIN), and
+    one that is not takes the COMMIT along (`db/direct`: one round trip)."""
     if not combines(conn):
         return [await insert_now(conn, write) for write in inserts]
     pending: list[Write] = conn.sync_connection.info.get(_PENDING, [])  # type: ignore[union-attr]
@@ -157,7 +158,15 @@ async def insert_with_pending(conn: AsyncConnection, inserts: list[Write], *, th
     if driver is None or compiled is None:
         return [int(value) for value in (await conn.execute(_returning_ids(*shape), params)).one()]
     outside = then_commit and direct.before_begin(conn, driver)
-    row = await direct.run_on_psycopg(conn, driver, compiled, params, returns_row=True, outside_transaction=outside)
+    row = await direct.run_on_psycopg(
+        conn,
+        driver,
+        compiled,
+        params,
+        returns_row=True,
+        outside_transaction=outside,
+        commit=then_commit and not outside,
+    )
     return [int(value) for value in row]
 
 

@@ -44,7 +44,8 @@ async def commit(session: AsyncSession) -> None:
         rows = [event | {"created_at": stamp} for event in pending]
         # On PostgreSQL the transaction's pending writes (the citizen's message …) travel with the events.
         # Nothing follows it but COMMIT when the ORM has nothing to flush.
-        last = not (session.new or session.dirty or session.deleted)
+        # (Not in a savepoint: its end is a RELEASE, not the COMMIT that would travel with the events.)
+        last = not (session.new or session.dirty or session.deleted or session.in_nested_transaction())
         ids = await writes.insert_with_pending(conn, [writes.inserting(_events, row) for row in rows], then_commit=last)
     for event, event_id in zip(pending, ids, strict=True):
         messages.append(
