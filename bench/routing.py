@@ -14,7 +14,8 @@ Per backend, on a fresh migrated database (seeded with Core bulk inserts, not ti
   event), one transaction per decision, committed. Beside it, in the same loop, the baseline: one
   `SELECT … FOR UPDATE` of a conversation by primary key and a commit, the cheapest transaction a
   decision could be. Also timed alone: the choice (the ranking query that finds who is eligible and
-  who is best). Goal: p99 of a decision < 5 ms.
+  who is best), and the same choice for a conversation without a topic (the agency's general queue, all
+  its agents; for information, not the goal's case). Goal: p99 of a decision < 5 ms.
 * Timers. `--pending` timers due in an hour (never fired here) plus `--probes` probes due at
   random instants over the next `--spread` seconds and a burst of `--burst` timers due at one
   instant, fired by civdesk's TimerWorker (the one `civdesk worker` runs). Lateness = when the
@@ -161,11 +162,12 @@ def percentile(values: list[float], share: float) -> float:
 
 async def decisions(
     url: str, world: dict[str, Any], count: int
-) -> tuple[list[float], list[float], list[float], int]:
+) -> tuple[list[float], list[float], list[float], list[float], int]:
     engine = create_engine_for(url)
     sessionmaker = create_sessionmaker(engine)
     decided: list[float] = []
     choices: list[float] = []
+    general: list[float] = []
     baseline: list[float] = []
     assigned = 0
     conversation = _table(Conversation)
@@ -197,9 +199,18 @@ async def decisions(
                 await realtime_service.commit(session)
             decided.append((time.perf_counter() - started) * 1000)
             assigned += routed is decide.Routed.ASSIGNED
+        # The choice for a conversation with no topic: the agency's general queue, all its agents (after
+        # the decisions, so that it does not stand between them).
+        for _ in range(max(1, count // 10)):
+            async with reading(sessionmaker) as session:
+                cfg = await routing_config.load(session=session, agency_id=world["agency_id"])
+                started = time.perf_counter()
+                await assign.rank(session=session, cfg=cfg, topic_id=None, language="uk", strategy="balanced",
+                                  sticky_to=None)
+                general.append((time.perf_counter() - started) * 1000)
     finally:
         await engine.dispose()
-    return decided, choices, baseline, assigned
+    return decided, choices, general, baseline, assigned
 
 
 async def timers(url: str, *, pending: int, probes: int, burst: int, spread: float) -> list[float]:
@@ -263,9 +274,10 @@ async def run_backend(backend: str, args: argparse.Namespace, workdir: Path) -> 
         say(f"{backend}: seeded {args.agents} online agents and {args.open} open conversations "
             f"in {time.perf_counter() - started:.0f} s")
         ready_to_serve()  # as `civdesk worker` is before it takes its first timer
-        decided, choices, baseline, assigned = await decisions(database.url, world, args.decisions)
+        decided, choices, general, baseline, assigned = await decisions(database.url, world, args.decisions)
         say(row(f"{backend} decision, whole transaction", decided, "ms"))
         say(row(f"{backend} choice alone (ranking query)", choices, "ms"))
+        say(row(f"{backend} choice, general queue", general, "ms"))
         say(row(f"{backend} baseline (lock + commit)", baseline, "ms"))
         ratio = percentile(decided, .99) / percentile(baseline, .99)
         say(f"{backend}: {assigned} of {len(decided)} decisions assigned an agent; p99 ratio to baseline {ratio:.1f}×")

@@ -12,7 +12,7 @@ from civdesk.agency.models import Agency, Topic
 from civdesk.agent.models import Agent
 from civdesk.db.migrate import downgrade, upgrade
 from civdesk.db.session import sync_url
-from civdesk.routing.models import AgentSkill, TopicRoster
+from civdesk.routing.models import AgentLoad, AgentSkill, TopicRoster
 
 
 def _differences(database_url: str) -> list[object]:
@@ -33,7 +33,8 @@ def test_models_match_the_migrations_and_the_newest_ones_reverse(database_url: s
 
 
 def test_each_agent_on_the_roster_gets_a_topic_row_per_skill(database_url: str) -> None:
-    """Migration 0008 makes `topic_roster` from `agent_skill` and the roster rows already there."""
+    """Migration 0008 makes `topic_roster` from `agent_skill` and the roster rows already there; 0009 gives
+    the roster rows their load ratio."""
     downgrade(database_url, "0007")
     engine = create_engine(sync_url(database_url))
     try:
@@ -79,9 +80,11 @@ def test_each_agent_on_the_roster_gets_a_topic_row_per_skill(database_url: str) 
                     TopicRoster.load_ratio,
                 ).order_by(TopicRoster.topic_id)
             ).all()
+            ratios = conn.execute(select(AgentLoad.agent_id, AgentLoad.load_ratio).order_by(AgentLoad.agent_id)).all()
     finally:
         engine.dispose()
     assert [tuple(row) for row in rows] == [
         (agents[0], topics[0], 2, True, 3, 0.75),
         (agents[0], topics[1], 5, True, 3, 0.75),
     ]
+    assert [tuple(row) for row in ratios] == [(agents[0], 0.75), (agents[1], 0.0)]  # migration 0009's

@@ -21,7 +21,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
-    Float,
     Integer,
     Select,
     Table,
@@ -40,7 +39,6 @@ from sqlalchemy import (
     union,
     update,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -322,18 +320,11 @@ def _eligible(
     # The agent who last helped this citizen comes first when eligible (another agency's never is).
     first: Any = (roster.c.agent_id == sticky_to) if shape.sticky else literal(False)
     source: Any = roster
-    if shape.topic:
-        # The index's columns in its order; a load ratio under 1 is a load under capacity.
-        ratio: Any = roster.c.load_ratio
-        conditions = [
-            roster.c.topic_id == topic,
-            roster.c.agency_id == agency,
-            roster.c.online == true(),
-            ratio < literal_column("1"),
-        ]
-    else:
-        ratio = sql_cast(load, Float) / sql_cast(roster.c.capacity, Float)
-        conditions = [roster.c.agency_id == agency, roster.c.online.is_(True), load < roster.c.capacity]
+    ratio: Any = roster.c.load_ratio
+    # The index's columns in its order (`ix_topic_roster_best`, `ix_agent_load_best`); a load ratio under 1
+    # is a load under capacity.
+    conditions = [roster.c.topic_id == topic] if shape.topic else []
+    conditions += [roster.c.agency_id == agency, roster.c.online == true(), ratio < literal_column("1")]
     if shape.other_language:
         source = source.join(
             AgentLanguage,
