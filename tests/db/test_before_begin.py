@@ -6,6 +6,9 @@ together."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import psycopg
@@ -131,6 +134,34 @@ async def test_a_first_statement_that_fails_leaves_the_transaction_to_roll_back(
         conn = await connection_of(session)  # the lock free again
         assert [r.id for r in await direct.read(conn, at_once, {"agency_id": agency_id})] == [agency_id]
         assert await _row_is_locked(engine, agency_id)
+        await session.rollback()
+
+
+async def test_a_connection_cancelled_on_its_way_into_pipeline_mode_is_not_pooled_again(
+    sessionmaker: async_sessionmaker[AsyncSession], agency_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psycopg's pipeline switches libpq into pipeline mode and may then yield to the loop: a cancellation
+    there leaves the connection in that mode (and in the autocommit mode BEGIN was to be sent in)."""
+
+    @contextlib.asynccontextmanager
+    async def cancelled_on_entry(self: psycopg.AsyncConnection[Any]) -> AsyncIterator[None]:
+        self.pgconn.enter_pipeline_mode()
+        raise asyncio.CancelledError
+        yield  # (a generator all the same)
+
+    locking = select(_agency.c.id).where(_agency.c.id == bindparam("agency_id")).with_for_update()
+    async with sessionmaker() as session:
+        conn = await connection_of(session)
+        driver = _driver(conn)
+        with monkeypatch.context() as patched:
+            patched.setattr(psycopg.AsyncConnection, "pipeline", cancelled_on_entry)
+            with pytest.raises(asyncio.CancelledError):
+                await direct.read(conn, locking, {"agency_id": agency_id})
+        assert driver.closed  # invalidated: it does not go back to the pool
+    async with sessionmaker() as session:
+        conn = await connection_of(session)
+        assert _driver(conn) is not driver and not _driver(conn).autocommit
+        assert [r.id for r in await direct.read(conn, locking, {"agency_id": agency_id})] == [agency_id]
         await session.rollback()
 
 

@@ -55,6 +55,8 @@ async def create(
         raise InvalidInput(f"role must be one of {', '.join(r.value for r in Role)}", "невідома роль")
     if len(password) < 8:
         raise InvalidInput("password must be at least 8 characters", "пароль має містити щонайменше 8 символів")
+    if not 0 <= capacity <= 100:  # as the API allows: routing ranks by load / capacity
+        raise InvalidInput("capacity must be from 0 to 100", "місткість має бути від 0 до 100")
     if await session.scalar(select(Agent.id).where(Agent.email == email)) is not None:
         raise Conflict(f"agent {email} already exists", f"працівник {email} вже існує")
     agent = Agent(

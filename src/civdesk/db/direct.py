@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import IsolationLevel
+from psycopg import IsolationLevel, pq
 from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import Int8
 from sqlalchemy.engine import Dialect
@@ -302,11 +302,12 @@ async def _on_psycopg(
     # Each statement is prepared at its first execution on a connection, not its fifth: these are the hot
     # statements, of a few shapes each, and until prepared each one sends its whole SQL (kilobytes for a
     # combined write) for the server to parse and plan, on every connection of the pool.
+    in_autocommit = driver.autocommit
     try:
         async with psycopg.AsyncRawCursor(driver) as cursor:
             if outside_transaction:
-                await driver.set_autocommit(True)
                 try:
+                    await driver.set_autocommit(True)
                     await cursor.execute(direct.sql, args, prepare=True)
                 finally:
                     await _back_to_transactions(conn, driver)
@@ -319,6 +320,13 @@ async def _on_psycopg(
             return await fetch(cursor)
     except psycopg.Error as error:
         raise await _raised(conn, driver, direct, args, error) from error
+    except BaseException:
+        # Cancelled at an await where psycopg had switched the connection into pipeline mode and not yet
+        # out (its pipeline's __aenter__ can yield to the loop after the switch), or left in autocommit
+        # mode: such a connection must not go back to the pool, where it would serve others that way.
+        if driver.pgconn.pipeline_status != pq.PipelineStatus.OFF or (driver.autocommit and not in_autocommit):
+            await conn.invalidate()
+        raise
 
 
 def _begins_here(driver: psycopg.AsyncConnection[Any]) -> bool:
@@ -349,9 +357,9 @@ async def _in_one_round_trip(
     the transaction. (`set_autocommit` refuses inside a transaction, so psycopg's flag is set as it sets it:
     the connection is then as psycopg leaves it after its own BEGIN.) On an error the server skips what
     follows in the pipeline, a COMMIT included, and the transaction is left for the caller to roll back."""
-    if begin:
-        await driver.set_autocommit(True)
     try:
+        if begin:
+            await driver.set_autocommit(True)
         async with driver.pipeline():
             if begin:
                 await driver.execute("BEGIN", prepare=False)

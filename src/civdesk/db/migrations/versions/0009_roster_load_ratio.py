@@ -21,7 +21,9 @@ _LOAD_RATIO = "CAST(open_count AS DOUBLE PRECISION) / NULLIF(capacity, 0)"  # ro
 
 
 def upgrade() -> None:
-    # SQLite cannot add a stored column to a table: batch mode copies the table into a new one.
+    # SQLite cannot add a stored column to a table: batch mode copies the table into a new one. (A later
+    # batch migration that copies `agent_load` or `topic_roster` on SQLite must drop `load_ratio` first
+    # and add it again: Alembic's copy would INSERT into the generated column.)
     with op.batch_alter_table("agent_load", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("load_ratio", sa.Double(), sa.Computed(_LOAD_RATIO, persisted=True), nullable=True)
