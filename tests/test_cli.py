@@ -91,21 +91,8 @@ def test_mistakes_get_one_clear_line(env: dict[str, str]) -> None:
     assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
     bad_token = civdesk("channel", "add", "telegram", "--agency", "minsoc", "--token", "nocolon", env=env)
     assert bad_token.returncode == 2 and "Traceback" not in bad_token.stderr
-    negative = civdesk(
-        "agent",
-        "add",
-        "--agency",
-        "minsoc",
-        "--email",
-        "n@b.c",
-        "--password",
-        "long-password",
-        "--name",
-        "N",
-        "--capacity",
-        "-1",
-        env=env,
-    )  # routing ranks by load / capacity
+    add = ("agent", "add", "--agency", "minsoc", "--email", "n@b.c", "--password", "long-password", "--name", "N")
+    negative = civdesk(*add, "--capacity", "-1", env=env)  # routing ranks by load / capacity
     assert negative.returncode == 2 and negative.stderr.strip() == "error: capacity must be from 0 to 100"
 
 
