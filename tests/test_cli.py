@@ -249,78 +249,27 @@ def test_routing_configuration_from_scripts(env: dict[str, str]) -> None:
     assert civdesk("agency", "add", "minsoc", "--name", "Мінсоц", env=env).returncode == 0
     assert civdesk("agency", "add", "pfu", "--name", "ПФУ", env=env).returncode == 0
     assert civdesk("agency", "topic", "minsoc", "subsidies", "--name", "Субсидії", env=env).returncode == 0
-    added = civdesk(
-        "agent",
-        "add",
-        "--agency",
-        "minsoc",
-        "--email",
-        "olena@minsoc.test",
-        "--password",
-        "long-password",
-        "--name",
-        "Олена",
-        env=env,
-    )
+    added = civdesk("agent", "add", "--agency", "minsoc", "--email", "olena@minsoc.test", "--password",
+                    "long-password", "--name", "Олена", env=env)
     assert added.returncode == 0, added.stderr
-    configured = civdesk(
-        "routing",
-        "set",
-        "minsoc",
-        "--strategy",
-        "balanced",
-        "--triage",
-        "--languages",
-        "uk,en",
-        "--hours",
-        "mon-fri 08:00-17:00; sat 09:00-13:00",
-        "--time-zone",
-        "Europe/Kyiv",
-        "--first-response",
-        "120",
-        "--accept-from",
-        "pfu",
-        env=env,
-    )
+    configured = civdesk("routing", "set", "minsoc", "--strategy", "balanced", "--triage", "--languages", "uk,en",
+                         "--hours", "mon-fri 08:00-17:00; sat 09:00-13:00", "--time-zone", "Europe/Kyiv",
+                         "--first-response", "120", "--accept-from", "pfu", env=env)
     assert configured.returncode == 0, configured.stderr
     settings = json.loads(configured.stdout)
     assert settings["default_strategy"] == "balanced" and settings["triage_enabled"] is True
     assert settings["working_hours"]["fri"] == [["08:00", "17:00"]] and "sun" not in settings["working_hours"]
     assert settings["accepts_transfers_from"] == ["pfu"] and settings["first_response_seconds"] == 120
     assert civdesk("routing", "holiday", "minsoc", "2026-12-25", "--name", "Різдво", env=env).returncode == 0
-    topic = civdesk(
-        "routing",
-        "topic",
-        "minsoc",
-        "subsidies",
-        "--keywords",
-        "субсид,опален",
-        "--name-en",
-        "Housing subsidies",
-        env=env,
-    )
+    topic = civdesk("routing", "topic", "minsoc", "subsidies", "--keywords", "субсид,опален", "--name-en",
+                    "Housing subsidies", env=env)
     assert topic.returncode == 0, topic.stderr
     assert json.loads(topic.stdout)["keywords"] == ["субсид", "опален"]
-    skills = civdesk(
-        "routing",
-        "skills",
-        "--email",
-        "olena@minsoc.test",
-        "--topic",
-        "subsidies:4",
-        "--language",
-        "en",
-        "--capacity",
-        "3",
-        env=env,
-    )
+    skills = civdesk("routing", "skills", "--email", "olena@minsoc.test", "--topic", "subsidies:4", "--language",
+                     "en", "--capacity", "3", env=env)
     assert skills.returncode == 0, skills.stderr
-    assert json.loads(skills.stdout) == {
-        "agent_id": 1,
-        "capacity": 3,
-        "topics": [{"topic_id": 1, "level": 4}],
-        "languages": [{"language": "en", "level": 3}],
-    }
+    assert json.loads(skills.stdout) == {"agent_id": 1, "capacity": 3, "topics": [{"topic_id": 1, "level": 4}],
+                                         "languages": [{"language": "en", "level": 3}]}
     shown = json.loads(civdesk("routing", "show", "minsoc", env=env).stdout)
     assert shown["holidays"] == [{"day": "2026-12-25", "name": "Різдво"}]
     # Mistakes get one clear line.

@@ -14,6 +14,7 @@ import pytest
 from psycopg import pq
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from civdesk.db import direct
 from civdesk.db.session import connection_of
 
 _TRANSACTION_COMMANDS = {"BEGIN", "COMMIT"}
@@ -74,8 +75,8 @@ class Wire:
 @contextlib.asynccontextmanager
 async def traced(session: AsyncSession) -> AsyncIterator[Wire]:
     """Traces the messages of the session's connection (PostgreSQL) while the block runs."""
-    conn = await connection_of(session)
-    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    driver = direct.psycopg_driver(await connection_of(session))
+    assert driver is not None, "libpq's trace is PostgreSQL's"
     wire = Wire()
     with tempfile.TemporaryFile("w+") as trace:
         # libpq writes through a stream of its own on a copy of the descriptor (left open: psycopg has no

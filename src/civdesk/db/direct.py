@@ -260,16 +260,16 @@ async def run_on_psycopg(
     params: Mapping[str, Any],
     *,
     returns_row: bool,
-    outside_transaction: bool = False,
-    commit: bool = False,
+    then_commit: bool = False,
 ) -> Any:
-    """Runs a statement on the psycopg connection; its one row if it `returns_row`. `outside_transaction`:
-    in autocommit mode, for a caller that knows the statement is the whole transaction (see above).
-    `commit`: the statement ends its transaction, and COMMIT goes with it (the caller's own commit then
-    finds nothing left to commit)."""
+    """Runs a statement on the psycopg connection; its one row if it `returns_row`. `then_commit`: the
+    caller commits next, with nothing else to send. Then a statement that is its transaction's first runs
+    in autocommit mode as the whole of it (see above), and one that is not takes the COMMIT along; either
+    way the caller's own commit finds nothing left to commit."""
     fetch = _one_row if returns_row else _nothing
+    outside = then_commit and before_begin(conn, driver)
     return await _on_psycopg(
-        conn, driver, direct, params, fetch, outside_transaction=outside_transaction, commit=commit
+        conn, driver, direct, params, fetch, outside_transaction=outside, commit=then_commit and not outside
     )
 
 

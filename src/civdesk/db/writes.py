@@ -157,16 +157,7 @@ async def insert_with_pending(conn: AsyncConnection, inserts: list[Write], *, th
     compiled = _direct_returning_ids(*shape, conn.dialect) if driver is not None else None
     if driver is None or compiled is None:
         return [int(value) for value in (await conn.execute(_returning_ids(*shape), params)).one()]
-    outside = then_commit and direct.before_begin(conn, driver)
-    row = await direct.run_on_psycopg(
-        conn,
-        driver,
-        compiled,
-        params,
-        returns_row=True,
-        outside_transaction=outside,
-        commit=then_commit and not outside,
-    )
+    row = await direct.run_on_psycopg(conn, driver, compiled, params, returns_row=True, then_commit=then_commit)
     return [int(value) for value in row]
 
 
